@@ -1,0 +1,255 @@
+"""The `cma-ledger` command line (contract section 7)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import logging
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import click
+
+from ledger import feed
+from ledger.state import State
+from ledger.store import Ledger, new_event
+
+log = logging.getLogger("cma_ledger")
+
+
+class LedgerError(click.ClickException):
+    """A failure the user can act on: printed without a traceback."""
+
+
+@contextmanager
+def writer_lock(ledger_path: Path) -> Iterator[None]:
+    """One writer at a time: validation and append must see the same history."""
+    folder = os.open(ledger_path.absolute().parent, os.O_RDONLY)
+    try:
+        fcntl.flock(folder, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(folder)
+
+
+def open_ledger(path: Path, create: bool = False) -> Ledger:
+    if not create and not path.exists():
+        raise LedgerError(f"no ledger at {path}; import a feed first")
+    try:
+        return Ledger(path)
+    except Exception as e:  # the store's own errors carry no advice
+        raise LedgerError(f"cannot open the ledger at {path}: {e}") from e
+
+
+def load_state(ledger: Ledger) -> State:
+    state = State()
+    for event in ledger.read():
+        state.apply(event)
+    return state
+
+
+@click.group()
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="CMA_LEDGER", default="cma-ledger.db", show_default=True,
+              help="The event store (SQLite file).")
+@click.option("--review", "review_path", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="CMA_REVIEW", default="cma-review.db", show_default=True,
+              help="The review database that Datasette serves.")
+@click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
+@click.pass_context
+def main(ctx: click.Context, ledger_path: Path, review_path: Path, verbose: bool) -> None:
+    """An event-sourced audit ledger for supervised case management aide work."""
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    ctx.obj = {"ledger": ledger_path, "review": review_path}
+
+
+@main.command("import")
+@click.argument("file", type=click.File("rb"))
+@click.option("--include-notes", is_flag=True, default=None,
+              help="Copy confidential task notes into the review database.")
+@click.option("--max-errors", default=50, show_default=True,
+              help="How many refusals to print before summarising the rest.")
+@click.pass_obj
+def import_command(obj: dict, file, include_notes: bool | None, max_errors: int) -> None:
+    """Validate FILE (JSON Lines, '-' for stdin) and append it, all or nothing."""
+    from projections import runner
+
+    data = file.read()
+    name = getattr(file, "name", "-")
+    if not data.strip():
+        raise LedgerError(f"{name}: line 1: FORMAT: the feed is empty; nothing was written")
+
+    ledger_path: Path = obj["ledger"]
+    with writer_lock(ledger_path):
+        ledger = open_ledger(ledger_path) if ledger_path.exists() else None
+        state = load_state(ledger) if ledger else State()
+        first = (ledger.last_position if ledger else 0) + 1
+        recorded_at = dt.datetime.now(dt.timezone.utc)
+        log.info("import of %s started at position %d", name, first)
+        checked = feed.check_feed(data, state, recorded_at, first)
+
+        if checked.refusals:
+            for refusal in checked.refusals[:max_errors]:
+                click.echo(str(refusal), err=True)
+            hidden = len(checked.refusals) - max_errors
+            if hidden > 0:
+                click.echo(f"... and {hidden} more refusals", err=True)
+            raise LedgerError(
+                f"{name}: {len(checked.refusals)} of {checked.lines} lines refused; "
+                "nothing was written"
+            )
+
+        if checked.accepted:
+            ledger = ledger or open_ledger(ledger_path, create=True)
+            positions = ledger.append(
+                [new_event(e.record, e.version, recorded_at) for e in checked.accepted]
+            )
+            if positions != [e.position for e in checked.accepted]:
+                state = load_state(ledger)
+            log.info("%d records accepted", len(positions))
+
+    reached = 0
+    if ledger is not None:
+        reached = runner.update(ledger, obj["review"], include_notes, state=state)
+    click.echo(
+        f"{len(checked.accepted)} records appended, {checked.already_recorded} already "
+        f"recorded; review database at position {reached}"
+    )
+
+
+@main.command("project")
+@click.option("--rebuild", is_flag=True, help="Build the review database from scratch.")
+@click.option("--include-notes", is_flag=True, default=None,
+              help="Copy confidential task notes into the review database.")
+@click.pass_obj
+def project_command(obj: dict, rebuild: bool, include_notes: bool | None) -> None:
+    """Bring the review database up to date with the ledger."""
+    from projections import runner
+
+    ledger = open_ledger(obj["ledger"])
+    if rebuild:
+        reached = runner.build(ledger, obj["review"], bool(include_notes))
+    else:
+        reached = runner.update(ledger, obj["review"], include_notes)
+    click.echo(f"review database at position {reached}")
+
+
+def _parse_known_at(value: str) -> dt.datetime:
+    try:
+        moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as e:
+        raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from e
+    if moment.tzinfo is None:
+        raise click.BadParameter("give the timestamp with its offset, e.g. 2025-06-30T23:59:59Z")
+    return moment.astimezone(dt.timezone.utc)
+
+
+@main.command("replay")
+@click.option("--until-position", type=click.IntRange(min=0), help="Last position to keep.")
+@click.option("--known-at", help="Keep what had been recorded by this moment (ISO 8601).")
+@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
+              help="Keep events whose business date is on or before this day.")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the replayed review database.")
+@click.option("--include-notes", is_flag=True, help="Copy confidential task notes.")
+@click.pass_obj
+def replay_command(obj: dict, until_position: int | None, known_at: str | None,
+                   as_of: dt.datetime | None, out: Path, include_notes: bool) -> None:
+    """Build a review database as the ledger stood at a past moment."""
+    from ledger.records import occurred_on
+    from projections import runner
+
+    chosen = [x is not None for x in (until_position, known_at, as_of)]
+    if sum(chosen) != 1:
+        raise click.UsageError("give exactly one of --until-position, --known-at, --as-of")
+    ledger = open_ledger(obj["ledger"])
+    if until_position is not None:
+        keep = lambda e: e.position <= until_position  # noqa: E731
+    elif known_at is not None:
+        moment = _parse_known_at(known_at)
+        keep = lambda e: e.recorded_at <= moment  # noqa: E731
+    else:
+        assert as_of is not None
+        day = as_of.date()
+
+        def keep(e):  # type: ignore[no-redef]
+            occurred = occurred_on(e.record)
+            return occurred is None or occurred <= day
+
+    reached = runner.build(ledger, out, include_notes, keep=keep)
+    click.echo(f"replayed review database written to {out} (last position {reached})")
+
+
+@main.command("verify")
+@click.pass_obj
+def verify_command(obj: dict) -> None:
+    """Check the stored history against its hash chain."""
+    from ledger.verify import verify_chain
+
+    ledger = open_ledger(obj["ledger"])
+    result = verify_chain(ledger)
+    if not result.ok:
+        raise LedgerError(f"verification failed at position {result.bad_position}: {result.problem}")
+    click.echo(f"ok: {result.count} events verified")
+
+
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.pass_obj
+def serve_command(obj: dict, host: str, port: int) -> None:
+    """Serve the review database read-only in Datasette, with the plugins."""
+    from datasette_plugins.serve import serve
+
+    review: Path = obj["review"]
+    if not review.exists():
+        raise LedgerError(f"no review database at {review}; run 'cma-ledger project'")
+    serve(review, host, port)
+
+
+@main.command("generate")
+@click.option("--persons", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=120, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--out", type=click.File("wb"), required=True, help="Feed to write ('-' for stdout).")
+def generate_command(persons: int, days: int, seed: int, out) -> None:
+    """Write a realistic synthetic county history as a feed."""
+    from ledger.generate import generate, write_feed
+
+    count = write_feed(generate(persons, days, seed), out)
+    click.echo(f"{count} records written", err=True)
+
+
+@main.command("demo")
+@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
+              default="cma-demo", show_default=True, help="Where the demo's files go.")
+@click.option("--persons", type=click.IntRange(min=1), default=300, show_default=True)
+@click.option("--days", type=click.IntRange(min=1), default=120, show_default=True)
+@click.option("--seed", type=int, default=1, show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--no-serve", is_flag=True, help="Stop after projecting.")
+@click.pass_context
+def demo_command(ctx: click.Context, folder: Path, persons: int, days: int, seed: int,
+                 host: str, port: int, no_serve: bool) -> None:
+    """Generate a synthetic county, import it, project it and serve it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    feed_path = folder / "county.jsonl"
+    ctx.obj = {"ledger": folder / "ledger.db", "review": folder / "review.db"}
+    with open(feed_path, "wb") as out:
+        ctx.invoke(generate_command, persons=persons, days=days, seed=seed, out=out)
+    with open(feed_path, "rb") as source:
+        ctx.invoke(import_command, file=source, include_notes=None, max_errors=50)
+    if not no_serve:
+        click.echo(f"serving {ctx.obj['review']} at http://{host}:{port}/ (Ctrl-C stops)")
+        ctx.invoke(serve_command, host=host, port=port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
