@@ -1,34 +1,27 @@
-"""cma-ledger's Datasette plugin: readable amounts and payloads, links to events."""
+"""cma-ledger's Datasette plugin: sign-in, read-only access, explained pages.
 
-from __future__ import annotations
+Datasette loads this package through the `datasette` entry point; each hook
+lives in the module named for what it does and is gathered here.
+"""
 
-import json
-from decimal import Decimal
+from datasette_plugins.access import (
+    actor_from_request,
+    asgi_wrapper,
+    permission_allowed,
+    prepare_connection,
+)
+from datasette_plugins.cells import render_cell
+from datasette_plugins.chrome import extra_css_urls, extra_template_vars, menu_links
+from datasette_plugins.pages import register_routes
 
-from datasette import hookimpl
-from markupsafe import Markup, escape
-
-
-@hookimpl
-def render_cell(value, column, table, database, datasette):
-    if column == "amount_cents" and isinstance(value, int):
-        return f"${Decimal(value) / 100:,.2f}"
-    if column == "positions" and isinstance(value, str) and value.startswith("["):
-        try:
-            positions = json.loads(value)
-        except ValueError:
-            return None
-        base = datasette.urls.table(database, "events")
-        links = ", ".join(
-            f'<a href="{base}?position={int(p)}">{int(p)}</a>' for p in positions
-        )
-        return Markup(links)
-    if column == "payload" and table == "events" and isinstance(value, str):
-        try:
-            data = json.loads(value)
-        except ValueError:
-            return None
-        return Markup(
-            "<br>".join(f"<b>{escape(k)}</b>: {escape(json.dumps(v))}" for k, v in data.items())
-        )
-    return None
+__all__ = [
+    "actor_from_request",
+    "asgi_wrapper",
+    "extra_css_urls",
+    "extra_template_vars",
+    "menu_links",
+    "permission_allowed",
+    "prepare_connection",
+    "register_routes",
+    "render_cell",
+]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import fcntl
+import json
 import logging
 import os
+import sqlite3
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -13,9 +15,9 @@ from pathlib import Path
 
 import click
 
-from ledger import feed
+from ledger import feed, keys
 from ledger.state import State
-from ledger.store import Ledger, new_event
+from ledger.store import ChainedRecorder, Ledger, new_event, open_history
 
 log = logging.getLogger("cma_ledger")
 
@@ -38,8 +40,12 @@ def writer_lock(ledger_path: Path) -> Iterator[None]:
 def open_ledger(path: Path, create: bool = False) -> Ledger:
     if not create and not path.exists():
         raise LedgerError(f"no ledger at {path}; import a feed first")
+    context = click.get_current_context(silent=True)
+    key_file = (context.find_root().obj or {}).get("key_file") if context else None
     try:
-        return Ledger(path)
+        return Ledger(path, keys.resolve_key(key_file))
+    except keys.CipherKeyError as e:
+        raise LedgerError(str(e)) from e
     except Exception as e:  # the store's own errors carry no advice
         raise LedgerError(f"cannot open the ledger at {path}: {e}") from e
 
@@ -58,15 +64,20 @@ def load_state(ledger: Ledger) -> State:
 @click.option("--review", "review_path", type=click.Path(dir_okay=False, path_type=Path),
               envvar="CMA_REVIEW", default="cma-review.db", show_default=True,
               help="The review database that Datasette serves.")
+@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="CMA_KEY_FILE",
+              help="The key that encrypts event state (from 'cma-ledger keygen'); "
+                   "or give the key itself in CMA_CIPHER_KEY.")
 @click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
 @click.pass_context
-def main(ctx: click.Context, ledger_path: Path, review_path: Path, verbose: bool) -> None:
+def main(ctx: click.Context, ledger_path: Path, review_path: Path,
+         key_file: Path | None, verbose: bool) -> None:
     """An event-sourced audit ledger for supervised case management aide work."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    ctx.obj = {"ledger": ledger_path, "review": review_path}
+    ctx.obj = {"ledger": ledger_path, "review": review_path, "key_file": key_file}
 
 
 @main.command("import")
@@ -92,7 +103,12 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
         first = (ledger.last_position if ledger else 0) + 1
         recorded_at = dt.datetime.now(dt.timezone.utc)
         log.info("import of %s started at position %d", name, first)
-        checked = feed.check_feed(data, state, recorded_at, first)
+        lines = data.count(b"\n") + 1
+        with click.progressbar(
+            length=lines, label="checking", file=sys.stderr,
+            hidden=lines < 20_000 or not sys.stderr.isatty(),
+        ) as bar:
+            checked = feed.check_feed(data, state, recorded_at, first, bar.update)
 
         if checked.refusals:
             for refusal in checked.refusals[:max_errors]:
@@ -186,31 +202,219 @@ def replay_command(obj: dict, until_position: int | None, known_at: str | None,
     click.echo(f"replayed review database written to {out} (last position {reached})")
 
 
-@main.command("verify")
-@click.pass_obj
-def verify_command(obj: dict) -> None:
-    """Check the stored history against its hash chain."""
-    from ledger.verify import verify_chain
+def open_stored_history(path: Path) -> ChainedRecorder:
+    """The raw history, for commands that check it: they never need the key."""
+    if not path.exists():
+        raise LedgerError(f"no ledger at {path}; import a feed first")
+    return open_history(path)
 
-    ledger = open_ledger(obj["ledger"])
-    result = verify_chain(ledger)
+
+@contextmanager
+def history_errors(path: Path) -> Iterator[None]:
+    """Turn a file that is not a ledger, or a broken chain, into a plain message."""
+    from eventsourcing.persistence import PersistenceError
+
+    from ledger.verify import BrokenHistory
+
+    try:
+        yield
+    except BrokenHistory as e:
+        raise LedgerError(f"{e}; no digest or proof is given for it") from e
+    except (PersistenceError, sqlite3.Error) as e:
+        raise LedgerError(f"{path} is not a readable ledger: {e}") from e
+
+
+@main.command("verify")
+@click.option("--against", type=click.File("r"),
+              help="A digest published earlier ('cma-ledger digest' JSON); the "
+                   "ledger must still begin with the history it covers.")
+@click.pass_obj
+def verify_command(obj: dict, against) -> None:
+    """Check the stored history against its hash chain (no key needed)."""
+    from ledger.verify import Digest, diverges_from, verify_chain
+
+    published = None
+    if against is not None:
+        try:
+            published = Digest.from_json(json.load(against))
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--against") from e
+    hashes: list[bytes] = []
+    with history_errors(obj["ledger"]):
+        result = verify_chain(open_stored_history(obj["ledger"]), keep=hashes)
     if not result.ok:
         raise LedgerError(f"verification failed at position {result.bad_position}: {result.problem}")
+    if published is not None:
+        reason = diverges_from(hashes, published)
+        if reason:
+            raise LedgerError(f"verification against the digest failed: {reason}")
+        click.echo(f"ok: {result.count} events verified; the digest of the first "
+                   f"{published.size} still holds")
+        return
     click.echo(f"ok: {result.count} events verified")
+
+
+@main.command("digest")
+@click.option("--size", type=click.IntRange(min=0),
+              help="The tree head of the first N events (default: all of them).")
+@click.pass_obj
+def digest_command(obj: dict, size: int | None) -> None:
+    """Print the Merkle tree head of the verified history, as JSON to publish."""
+    from ledger.verify import digest
+
+    with history_errors(obj["ledger"]):
+        try:
+            head = digest(open_stored_history(obj["ledger"]), size)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--size") from e
+    click.echo(json.dumps(head.as_json()))
+
+
+@main.command("prove")
+@click.argument("position", type=click.IntRange(min=1), required=False)
+@click.option("--consistency", "old_size", type=click.IntRange(min=0),
+              help="Prove that the tree of the first OLD_SIZE events is a prefix "
+                   "of today's.")
+@click.option("--size", type=click.IntRange(min=0),
+              help="Prove against the tree of the first N events (default: all).")
+@click.option("--with-entry", is_flag=True,
+              help="Add the event's entry bytes and the previous chain hash.")
+@click.pass_obj
+def prove_command(obj: dict, position: int | None, old_size: int | None,
+                  size: int | None, with_entry: bool) -> None:
+    """Print an inclusion proof for POSITION, or a consistency proof, as JSON."""
+    from ledger.verify import consistency_proof, inclusion_proof
+
+    if (position is None) == (old_size is None):
+        raise click.UsageError("give either POSITION or --consistency OLD_SIZE")
+    with history_errors(obj["ledger"]):
+        history = open_stored_history(obj["ledger"])
+        try:
+            if position is not None:
+                proof = inclusion_proof(history, position, size, with_entry)
+            else:
+                assert old_size is not None
+                proof = consistency_proof(history, old_size, size)
+        except ValueError as e:
+            raise LedgerError(str(e)) from e
+    click.echo(json.dumps(proof))
+
+
+@main.command("keygen")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="Where to write the key; an existing file is never replaced.")
+def keygen_command(out: Path) -> None:
+    """Write a new AES-256 key file, readable by its owner only (mode 0600)."""
+    try:
+        keys.write_key_file(out)
+    except keys.CipherKeyError as e:
+        raise LedgerError(str(e)) from e
+    click.echo(f"key written to {out}; keep a copy apart from the ledger: "
+               "without it the ledger's events cannot be read", err=True)
+
+
+def accounts_path(obj: dict, given: Path | None) -> Path:
+    from datasette_plugins.accounts import default_path
+
+    return given or default_path(obj["ledger"])
+
+
+ACCOUNTS_OPTION = click.option(
+    "--accounts", "accounts", type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CMA_ACCOUNTS",
+    help="The accounts file [default: beside the ledger, NAME.accounts.json].",
+)
 
 
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
+@ACCOUNTS_OPTION
+@click.option("--snapshot", is_flag=True,
+              help="Serve a checkpointed, immutable copy taken now (VACUUM INTO).")
 @click.pass_obj
-def serve_command(obj: dict, host: str, port: int) -> None:
-    """Serve the review database read-only in Datasette, with the plugins."""
-    from datasette_plugins.serve import serve
+def serve_command(obj: dict, host: str, port: int, accounts: Path | None,
+                  snapshot: bool) -> None:
+    """Serve the review database read-only in Datasette, to signed-in accounts."""
+    from datasette_plugins import accounts as accounts_file
+    from datasette_plugins.serve import ServeError, serve
 
     review: Path = obj["review"]
     if not review.exists():
         raise LedgerError(f"no review database at {review}; run 'cma-ledger project'")
-    serve(review, host, port)
+    accounts = accounts_path(obj, accounts)
+    if not accounts_file.load(accounts):
+        raise LedgerError(
+            f"no accounts in {accounts}: the review site shows case records to "
+            "signed-in accounts only; add one with "
+            "'cma-ledger user add NAME --role auditor'"
+        )
+    click.echo(
+        f"serving {review}{' (snapshot)' if snapshot else ''} read-only at "
+        f"http://{host}:{port}/ to signed-in accounts of {accounts} (Ctrl-C stops)"
+    )
+    try:
+        serve(review, host, port, accounts=accounts, use_snapshot=snapshot)
+    except ServeError as e:
+        raise LedgerError(str(e)) from e
+
+
+@main.group("user")
+def user_group() -> None:
+    """Accounts that may sign in to the review site (auditor or reviewer)."""
+
+
+@user_group.command("add")
+@click.argument("name")
+@click.option("--role", type=click.Choice(["auditor", "reviewer"]), required=True,
+              help="auditor: may also run SQL and read task notes when included; "
+              "reviewer: pages and canned queries only.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from standard input instead of a prompt.")
+@ACCOUNTS_OPTION
+@click.pass_obj
+def user_add_command(obj: dict, name: str, role: str, password_stdin: bool,
+                     accounts: Path | None) -> None:
+    """Add account NAME, or give it a new role and password. Only a hash is kept."""
+    from datasette_plugins import accounts as accounts_file
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    path = accounts_path(obj, accounts)
+    try:
+        accounts_file.add(path, name, role, password)
+    except accounts_file.AccountError as e:
+        raise LedgerError(str(e)) from e
+    click.echo(f"account {name} ({role}) saved in {path}")
+
+
+@user_group.command("remove")
+@click.argument("name")
+@ACCOUNTS_OPTION
+@click.pass_obj
+def user_remove_command(obj: dict, name: str, accounts: Path | None) -> None:
+    """Remove account NAME; a running server refuses it from its next request."""
+    from datasette_plugins import accounts as accounts_file
+
+    path = accounts_path(obj, accounts)
+    try:
+        accounts_file.remove(path, name)
+    except accounts_file.AccountError as e:
+        raise LedgerError(str(e)) from e
+    click.echo(f"account {name} removed from {path}")
+
+
+@user_group.command("list")
+@ACCOUNTS_OPTION
+@click.pass_obj
+def user_list_command(obj: dict, accounts: Path | None) -> None:
+    """List the accounts and their roles (never their hashes)."""
+    from datasette_plugins import accounts as accounts_file
+
+    for account in accounts_file.load(accounts_path(obj, accounts)).values():
+        click.echo(f"{account.name}\t{account.role}")
 
 
 @main.command("generate")
@@ -241,14 +445,20 @@ def demo_command(ctx: click.Context, folder: Path, persons: int, days: int, seed
     """Generate a synthetic county, import it, project it and serve it."""
     folder.mkdir(parents=True, exist_ok=True)
     feed_path = folder / "county.jsonl"
-    ctx.obj = {"ledger": folder / "ledger.db", "review": folder / "review.db"}
+    ctx.obj = {**(ctx.obj or {}), "ledger": folder / "ledger.db",
+               "review": folder / "review.db"}
     with open(feed_path, "wb") as out:
         ctx.invoke(generate_command, persons=persons, days=days, seed=seed, out=out)
     with open(feed_path, "rb") as source:
         ctx.invoke(import_command, file=source, include_notes=None, max_errors=50)
     if not no_serve:
-        click.echo(f"serving {ctx.obj['review']} at http://{host}:{port}/ (Ctrl-C stops)")
-        ctx.invoke(serve_command, host=host, port=port)
+        from datasette_plugins.serve import serve
+
+        click.echo(
+            f"serving SYNTHETIC {ctx.obj['review']} without sign-in at "
+            f"http://{host}:{port}/ (Ctrl-C stops)"
+        )
+        serve(ctx.obj["review"], host, port, synthetic=True)
 
 
 if __name__ == "__main__":

@@ -30,10 +30,19 @@ def duplicate_id(record: r.Record, state: State) -> str | None:
     return None
 
 
+# Staff and agencies share one namespace: a financial interest's holder_id
+# names either, and must name exactly one.
+
+
 @duplicate_id.register
 def _(record: r.AgencyRegistered, state: State) -> str | None:
     if record.agency_id in state.agencies:
         return f"agency {record.agency_id} is already registered; use a new agency_id"
+    if record.agency_id in state.staff:
+        return (
+            f"agency id {record.agency_id} is already a staff id; staff and agencies "
+            "share one namespace, so use a new agency_id"
+        )
     return None
 
 
@@ -45,6 +54,11 @@ def _(record: r.CaseManagerRegistered | r.AideRegistered, state: State) -> str |
         return (
             f"staff {record.staff_id} is already registered (as {kind}); "
             "use a new staff_id, or aide_qualification_updated to change an aide"
+        )
+    if record.staff_id in state.agencies:
+        return (
+            f"staff id {record.staff_id} is already an agency id; staff and agencies "
+            "share one namespace, so use a new staff_id"
         )
     return None
 

@@ -88,8 +88,12 @@ def documents(task: Task, claim: Claim, state: State) -> Completion | None:
 
 
 def awaits_review(task: Task) -> bool:
+    """The newest completion is unreviewed or returned, and a review can still come.
+
+    A cancelled task is never reviewed again, so it holds no claim pending.
+    """
     completion = task.newest_completion
-    if completion is None:
+    if completion is None or task.cancelled_on is not None:
         return False
     review = completion.newest_review
     return review is None or review.outcome == "returned"
@@ -120,7 +124,8 @@ class ClaimReview:
         self.day = claim.record.service_date
         self.reasons: dict[str, str] = {}
         self.positions: set[int] = {claim.position}
-        tasks = [state.tasks[t] for t in self.record.task_ids if t in state.tasks]
+        cited = dict.fromkeys(self.record.task_ids)  # a task listed twice counts once
+        tasks = [state.tasks[t] for t in cited if t in state.tasks]
         self.tasks = tasks
         self.documenting: list[tuple[Task, Completion]] = []
         for task in tasks:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ledger.state import State
+from ledger.state import State, Task
 
 
 def current_supervisor(state: State, aide_id: str) -> str | None:
@@ -14,11 +14,14 @@ def current_supervisor(state: State, aide_id: str) -> str | None:
 
 
 def caseloads(state: State) -> list[dict]:
+    tasks_of: dict[str, list[Task]] = {}
+    for task in state.tasks.values():
+        tasks_of.setdefault(task.aide_id, []).append(task)
     rows = []
     for aide in sorted(
         (s for s in state.staff.values() if s.kind == "aide"), key=lambda s: s.staff_id
     ):
-        tasks = [t for t in state.tasks.values() if t.aide_id == aide.staff_id]
+        tasks = tasks_of.get(aide.staff_id, [])
         open_tasks = [t for t in tasks if t.status in ("assigned", "returned")]
         waiting = [t for t in tasks if t.status == "awaiting_review"]
         rows.append(

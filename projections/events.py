@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import msgspec
 
 from ledger import records as r
 from ledger.state import Event, State
+
+_encode = msgspec.json.Encoder(order="sorted").encode
 
 
 def subject_person(record: r.Record, state: State) -> str | None:
@@ -35,7 +35,7 @@ def payload(record: r.Record, include_notes: bool) -> str:
     if not include_notes:
         for key in r.CONFIDENTIAL_FIELDS:
             data.pop(key, None)
-    return json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return _encode(data).decode()
 
 
 def event_row(event: Event, chain_hash: bytes | None, state: State, include_notes: bool) -> dict:

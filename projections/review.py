@@ -1,9 +1,9 @@
-"""The review database: the read models, written with sqlite-utils.
+"""The review database: the read models, created with sqlite-utils.
 
-`ReviewDatabase.update` appends the events it has not seen and rewrites the
-derived tables, all in one transaction together with the position it reached,
-so a crash leaves the previous consistent state. `rebuild` writes a new file and
-swaps it in, so a reader never sees a half-built database.
+`ReviewDatabase.write` appends the events the database has not seen and brings
+every derived table up to date, in one transaction together with the position
+it reached: a crash leaves the previous consistent state, and no event is
+counted twice. `projections.runner` decides what to write and where.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ import logging
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import sqlite_utils
@@ -140,7 +139,10 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[str]]] = {
             "reviewed_by": str, "outcome": str, "cancelled_on": str, "position": int,
         },
         "task_id",
-        ["person_id", "aide_id", "case_manager_id", "status", "category"],
+        [
+            "person_id", "aide_id", "case_manager_id", "status", "category",
+            "assigned_on",
+        ],
     ),
     "claims": (
         {
@@ -162,42 +164,46 @@ VIEWS = {
 
 
 def billable_row(day: BillableDay) -> dict:
-    row = asdict(day)
-    row.pop("details")
+    row = {column: getattr(day, column) for column in TABLES["billable_days"][0]}
     row["service_date"] = day.service_date.isoformat()
     row["reasons"] = json.dumps(day.reasons)
     row["positions"] = json.dumps(day.positions)
     return row
 
 
-def derived_tables(state: State, codes: BillingCodes) -> dict[str, list[dict]]:
-    """Every table but `events`, computed afresh from the whole state."""
+def derived_tables(state: State, codes: BillingCodes) -> Iterator[tuple[str, list[dict]]]:
+    """Every table but `events`, computed afresh from the whole state.
+
+    One table at a time, so only one table's rows are held in memory at once.
+    """
     days = bill(state, codes)
+    yield "billable_days", [billable_row(d) for d in days]
     found = findings.findings(state, days)
     for f in found:
         f["positions"] = json.dumps(f["positions"])
-    return {
-        "billable_days": [billable_row(d) for d in days],
-        "findings": found,
-        "caseloads": caseloads.caseloads(state),
-        "oversight_queue": caseloads.oversight_queue(state),
-        "agencies": current.agencies(state),
-        "staff": current.staff(state),
-        "supervision": current.supervision(state),
-        "persons": current.persons(state),
-        "enrollments": current.enrollments(state),
-        "cdcs_periods": current.cdcs_periods(state),
-        "financial_interests": current.financial_interests(state),
-        "service_agreements": current.service_agreements(state, days),
-        "tasks": current.tasks(state),
-        "claims": current.claims(state),
-    }
+    yield "findings", found
+    yield "service_agreements", current.service_agreements(state, days)
+    del days, found
+    yield "caseloads", caseloads.caseloads(state)
+    yield "oversight_queue", caseloads.oversight_queue(state)
+    yield "agencies", current.agencies(state)
+    yield "staff", current.staff(state)
+    yield "supervision", current.supervision(state)
+    yield "persons", current.persons(state)
+    yield "enrollments", current.enrollments(state)
+    yield "cdcs_periods", current.cdcs_periods(state)
+    yield "financial_interests", current.financial_interests(state)
+    yield "tasks", current.tasks(state)
+    yield "claims", current.claims(state)
 
 
-def _sorted_rows(table: str, rows: list[dict]) -> list[dict]:
-    pk = TABLES[table][1]
-    keys = (pk,) if isinstance(pk, str) else pk
-    return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+class PositionMovedError(Exception):
+    """Another process moved the review database on since its position was read."""
+
+    def __init__(self, expected: int, found: int | None) -> None:
+        super().__init__(f"review database at position {found}, expected {expected}")
+        self.expected = expected
+        self.found = found
 
 
 class ReviewDatabase:
@@ -206,12 +212,12 @@ class ReviewDatabase:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def create(self, include_notes: bool) -> None:
+    def create(self, include_notes: bool, indexes: bool = True) -> None:
+        """The tables, views and tracking row; `indexes=False` leaves the indexes
+        to `create_indexes`, which is faster after a bulk load."""
         db = sqlite_utils.Database(self.path)
-        for table, (columns, pk, indexes) in TABLES.items():
+        for table, (columns, pk, _) in TABLES.items():
             db[table].create(columns, pk=pk, if_not_exists=True)
-            for column in indexes:
-                db[table].create_index([column], if_not_exists=True)
         for name, sql in VIEWS.items():
             db.create_view(name, sql, ignore=True)
         db["_projection"].create(
@@ -226,17 +232,26 @@ class ReviewDatabase:
             )
             db.conn.commit()
         db.close()
+        if indexes:
+            self.create_indexes()
+
+    def create_indexes(self) -> None:
+        db = sqlite_utils.Database(self.path)
+        for table, (_, _, indexes) in TABLES.items():
+            for column in indexes:
+                db[table].create_index([column], if_not_exists=True)
+        db.close()
 
     def tracking(self) -> tuple[int, bool] | None:
         """The position reached and the notes setting, or None for no database."""
         if not self.path.exists():
             return None
-        conn = sqlite3.connect(self.path)
+        conn = sqlite3.connect(self.path, timeout=30)
         try:
             row = conn.execute(
                 "SELECT position, include_notes FROM _projection WHERE name='review'"
             ).fetchone()
-        except sqlite3.OperationalError:
+        except sqlite3.DatabaseError:
             return None
         finally:
             conn.close()
@@ -248,29 +263,63 @@ class ReviewDatabase:
         new_events: Iterable[tuple[Event, bytes | None]],
         include_notes: bool,
         codes: BillingCodes,
+        after: int,
+        fresh: bool = False,
     ) -> int:
-        """Append new events and rewrite the derived tables, in one transaction."""
-        conn = sqlite3.connect(self.path, timeout=30)
+        """Append new events and bring the derived tables up to date, in one
+        transaction with the position reached, so each event counts exactly once.
+
+        `new_events` may advance `state` as it is iterated: the derived tables
+        are computed once it is exhausted. The write is refused with
+        `PositionMovedError`, before anything is read, unless the database is
+        still at `after`. `fresh` is for an empty database being built.
+        """
+        conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
-            with conn:
-                conn.execute("BEGIN IMMEDIATE")
-                _insert(conn, "events", (
+            if fresh:
+                conn.execute("PRAGMA journal_mode=OFF")
+                conn.execute("PRAGMA synchronous=OFF")
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                found = conn.execute(
+                    "SELECT position FROM _projection WHERE name='review'"
+                ).fetchone()
+                if found is None or found[0] != after:
+                    raise PositionMovedError(after, found[0] if found else None)
+                for chunk in _chunks(
                     event_row(e, h, state, include_notes) for e, h in new_events
-                ))
-                for table, rows in derived_tables(state, codes).items():
-                    conn.execute(f"DELETE FROM [{table}]")
-                    _insert(conn, table, _sorted_rows(table, rows))
+                ):
+                    _insert(conn, "events", chunk)
+                for table, rows in derived_tables(state, codes):
+                    if fresh:
+                        _insert(conn, table, _sorted_rows(table, rows))
+                    else:
+                        _sync(conn, table, rows)
                 conn.execute(
                     "UPDATE _projection SET position=? WHERE name='review'",
                     (state.position,),
                 )
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
         finally:
             conn.close()
         return state.position
 
 
+def _columns(table: str) -> tuple[list[str], tuple[str, ...]]:
+    columns, pk, _ = TABLES[table]
+    return list(columns), (pk,) if isinstance(pk, str) else pk
+
+
+def _sorted_rows(table: str, rows: list[dict]) -> list[dict]:
+    _, keys = _columns(table)
+    return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+
+
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
-    columns = list(TABLES[table][0])
+    columns, _ = _columns(table)
     sql = (
         f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
         f"VALUES ({', '.join('?' for _ in columns)})"
@@ -278,10 +327,41 @@ def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
     conn.executemany(sql, (tuple(row.get(c) for c in columns) for row in rows))
 
 
-def _chunks(events: Iterator, size: int = 10_000) -> Iterator[list]:
+def _sync(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+    """Make `table` hold exactly `rows`, writing only the rows that differ.
+
+    Most of a county's rows are the same from one catch-up to the next; writing
+    only the difference keeps the transaction, and the lock readers wait on,
+    small.
+    """
+    columns, keys = _columns(table)
+    at = [columns.index(k) for k in keys]
+    wanted = {}
+    for row in rows:
+        values = tuple(row.get(c) for c in columns)
+        wanted[tuple(values[i] for i in at)] = values
+    listed = ", ".join(f"[{c}]" for c in columns)
+    held = {
+        tuple(values[i] for i in at): values
+        for values in conn.execute(f"SELECT {listed} FROM [{table}]")
+    }
+    gone = sorted(held.keys() - wanted.keys())
+    if gone:
+        where = " AND ".join(f"[{k}] = ?" for k in keys)
+        conn.executemany(f"DELETE FROM [{table}] WHERE {where}", gone)
+    changed = [wanted[k] for k in sorted(wanted) if held.get(k) != wanted[k]]
+    if changed:
+        conn.executemany(
+            f"INSERT OR REPLACE INTO [{table}] ({listed}) "
+            f"VALUES ({', '.join('?' for _ in columns)})",
+            changed,
+        )
+
+
+def _chunks(items: Iterator, size: int = 10_000) -> Iterator[list]:
     chunk = []
-    for e in events:
-        chunk.append(e)
+    for item in items:
+        chunk.append(item)
         if len(chunk) == size:
             yield chunk
             chunk = []

@@ -1,0 +1,155 @@
+"""Sign-in, roles and read-only connections.
+
+Three locks, each enough on its own for what it guards:
+
+- a gate in front of Datasette turns away every request without a signed-in
+  account (a `ds_actor` cookie from /-/login, or HTTP Basic), except the
+  sign-in page and static files;
+- `permission_allowed` denies what the role does not have (reviewers run no
+  SQL of their own) and any write action Datasette or a plugin might define;
+- every connection to the review database is `PRAGMA query_only`, on top of
+  the `mode=ro` or `immutable=1` that Datasette opens the file with.
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from pathlib import Path
+
+from datasette import hookimpl
+from datasette.utils import await_me_maybe
+from datasette.utils.asgi import Request, Response
+
+from datasette_plugins.accounts import LiveAccounts
+
+PLUGIN = "cma-ledger"
+REVIEW_DATABASE = "review"
+SCOPE_ACTOR = "cma_ledger.actor"
+PUBLIC_PATHS = frozenset({"/-/login", "/favicon.ico"})
+PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
+# Named in Datasette 1.0 and in write plugins; none is granted here.
+WRITE_ACTIONS = frozenset(
+    {
+        "insert-row", "delete-row", "update-row", "upsert-row", "create-table",
+        "alter-table", "drop-table", "create-token", "execute-write",
+    }
+)
+
+_live_accounts: dict[str, LiveAccounts] = {}
+
+
+@dataclass(frozen=True)
+class SiteSettings:
+    sign_in: bool
+    accounts: Path | None
+    synthetic: bool
+
+    @classmethod
+    def of(cls, datasette) -> SiteSettings:
+        config = datasette.plugin_config(PLUGIN) or {}
+        accounts = config.get("accounts")
+        return cls(
+            sign_in=bool(config.get("sign_in", True)),
+            accounts=Path(accounts) if accounts else None,
+            synthetic=bool(config.get("synthetic", False)),
+        )
+
+    def live_accounts(self) -> LiveAccounts | None:
+        if self.accounts is None:
+            return None
+        key = str(self.accounts)
+        if key not in _live_accounts:
+            _live_accounts[key] = LiveAccounts(self.accounts)
+        return _live_accounts[key]
+
+    def admits(self, actor: dict | None) -> bool:
+        if not self.sign_in:
+            return True
+        live = self.live_accounts()
+        return live is not None and live.still_valid(actor)
+
+
+def is_public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+async def actor_of(datasette, scope, receive) -> dict | None:
+    """Ask every actor_from_request hook, as Datasette would, once per request."""
+    # Imported here: importing datasette.plugins loads the entry points, this
+    # package among them, which must not happen while it is half imported.
+    from datasette.plugins import pm
+
+    request = Request(scope, receive)
+    for actor in pm.hook.actor_from_request(datasette=datasette, request=request):
+        actor = await await_me_maybe(actor)
+        if actor:
+            return actor
+    return None
+
+
+def refusal(scope) -> Response:
+    """401 with a Basic challenge for programs; a page with a sign-in link for people."""
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    if b"text/html" in accept:
+        body = (
+            "<!DOCTYPE html><html><head><title>Sign in required</title></head>"
+            "<body><h1>Sign in required</h1><p>This review site shows case records "
+            "to signed-in auditors and reviewers only.</p>"
+            f'<p><a href="{html.escape("/-/login")}">Sign in</a></p></body></html>'
+        )
+        return Response.html(body, status=403, headers={"cache-control": "no-store"})
+    return Response.text(
+        "401 Sign in required: use HTTP Basic with your cma-ledger account\n",
+        status=401,
+        headers={
+            "www-authenticate": 'Basic realm="cma-ledger", charset="UTF-8"',
+            "cache-control": "no-store",
+        },
+    )
+
+
+@hookimpl
+def asgi_wrapper(datasette):
+    def wrap(app):
+        async def gate(scope, receive, send):
+            if scope["type"] != "http":
+                return await app(scope, receive, send)
+            site = SiteSettings.of(datasette)
+            if not site.sign_in or is_public(scope["path"]):
+                return await app(scope, receive, send)
+            actor = await actor_of(datasette, scope, receive)
+            if not site.admits(actor):
+                return await refusal(scope).asgi_send(send)
+            await app(dict(scope, **{SCOPE_ACTOR: actor}), receive, send)
+
+        return gate
+
+    return wrap
+
+
+@hookimpl(tryfirst=True)
+def actor_from_request(datasette, request):
+    """The actor the gate already checked, so a password is verified once."""
+    return request.scope.get(SCOPE_ACTOR)
+
+
+@hookimpl(trylast=True)
+def permission_allowed(datasette, actor, action, resource):
+    """Called last, so a False here overrides any grant before it."""
+    if action in WRITE_ACTIONS:
+        return False
+    site = SiteSettings.of(datasette)
+    if not site.sign_in:
+        return None
+    if not site.admits(actor):
+        return False
+    if action == "execute-sql" and actor.get("role") != "auditor":
+        return False
+    return None
+
+
+@hookimpl
+def prepare_connection(conn, database, datasette):
+    if database == REVIEW_DATABASE:
+        conn.execute("PRAGMA query_only = 1")
