@@ -45,7 +45,7 @@ def build_ledger(path: Path, events: int, seed: int) -> int:
     from ledger.generate import generate
 
     ledger = Ledger(path)
-    recorded_at = dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)
+    recorded_at = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
     versions: Counter[str] = Counter()
     batch = []
     appended = 0
@@ -61,6 +61,7 @@ def build_ledger(path: Path, events: int, seed: int) -> int:
             if appended == events:
                 return ledger.last_position
         seed += 1
+
 
 def stored_entries(path: Path) -> list[bytes]:
     """The exact entry bytes `verify` hashes, read once, outside the timing."""

@@ -2,9 +2,10 @@
 
 Three locks, each enough on its own for what it guards:
 
-- a gate in front of Datasette turns away every request without a signed-in
-  account (a `ds_actor` cookie from /-/login, or HTTP Basic), except the
-  sign-in page and static files;
+- a gate in front of Datasette refuses every method but GET, HEAD and OPTIONS
+  (signing in and out excepted), and turns away every request without a
+  signed-in account (a `ds_actor` cookie from /-/login, or HTTP Basic), except
+  the sign-in page and static files;
 - `permission_allowed` denies what the role does not have (reviewers run no
   SQL of their own) and any write action Datasette or a plugin might define;
 - every connection to the review database is `PRAGMA query_only`, on top of
@@ -27,12 +28,21 @@ PLUGIN = "cma-ledger"
 REVIEW_DATABASE = "review"
 SCOPE_ACTOR = "cma_ledger.actor"
 PUBLIC_PATHS = frozenset({"/-/login", "/favicon.ico"})
+READING_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+POST_PATHS = frozenset({"/-/login", "/-/logout"})
 PUBLIC_PREFIXES = ("/-/static/", "/-/static-plugins/")
 # Named in Datasette 1.0 and in write plugins; none is granted here.
 WRITE_ACTIONS = frozenset(
     {
-        "insert-row", "delete-row", "update-row", "upsert-row", "create-table",
-        "alter-table", "drop-table", "create-token", "execute-write",
+        "insert-row",
+        "delete-row",
+        "update-row",
+        "upsert-row",
+        "create-table",
+        "alter-table",
+        "drop-table",
+        "create-token",
+        "execute-write",
     }
 )
 
@@ -88,8 +98,16 @@ async def actor_of(datasette, scope, receive) -> dict | None:
     return None
 
 
+def read_only_refusal() -> Response:
+    return Response.text(
+        "405 This site is read-only: only GET and HEAD are served\n",
+        status=405,
+        headers={"allow": "GET, HEAD, OPTIONS", "cache-control": "no-store"},
+    )
+
+
 def refusal(scope) -> Response:
-    """401 with a Basic challenge for programs; a page with a sign-in link for people."""
+    """401 and a Basic challenge for programs; a page linking to sign-in for people."""
     accept = dict(scope.get("headers") or []).get(b"accept", b"")
     if b"text/html" in accept:
         body = (
@@ -115,6 +133,11 @@ def asgi_wrapper(datasette):
         async def gate(scope, receive, send):
             if scope["type"] != "http":
                 return await app(scope, receive, send)
+            if (
+                scope["method"] not in READING_METHODS
+                and scope["path"] not in POST_PATHS
+            ):
+                return await read_only_refusal().asgi_send(send)
             site = SiteSettings.of(datasette)
             if not site.sign_in or is_public(scope["path"]):
                 return await app(scope, receive, send)

@@ -109,7 +109,9 @@ def save(path: Path, accounts: dict[str, Account]) -> None:
 
 def auth_passwords_config(accounts: dict[str, Account]) -> dict:
     """The configuration datasette-auth-passwords reads: hashes and actors."""
-    config: dict = {f"{a.name}_password_hash": a.password_hash for a in accounts.values()}
+    config: dict = {
+        f"{a.name}_password_hash": a.password_hash for a in accounts.values()
+    }
     config["actors"] = {a.name: a.actor for a in accounts.values()}
     return config
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from datasette_plugins.access import REVIEW_DATABASE
 
@@ -149,9 +149,7 @@ def render_cell(row, value, column, table, database, datasette):
         ids = json_list(value)
         if ids is None:
             return None
-        return Markup(", ").join(
-            link(task_url(datasette, t), t) for t in ids
-        )
+        return Markup(", ").join(link(task_url(datasette, t), t) for t in ids)
     if column == "stream_id" and isinstance(value, str):
         base = datasette.urls.table(REVIEW_DATABASE, "events")
         return link(f"{base}?stream_id={value}", value, "every event of this subject")

@@ -1,4 +1,4 @@
-"""What every page carries: the ledger position shown, a synthetic-data mark, menu links."""
+"""What every page carries: the ledger position, a synthetic-data mark, menu links."""
 
 from __future__ import annotations
 
@@ -41,10 +41,17 @@ def menu_links(datasette, actor):
     path = datasette.urls.path
     query = datasette.urls.query
     return [
-        {"href": datasette.urls.table(REVIEW_DATABASE, "findings"), "label": "Findings"},
-        {"href": datasette.urls.table(REVIEW_DATABASE, "billable_days"),
-         "label": "Billable days"},
-        {"href": query(REVIEW_DATABASE, "oversight_queue_waiting"),
-         "label": "Oversight queue"},
+        {
+            "href": datasette.urls.table(REVIEW_DATABASE, "findings"),
+            "label": "Findings",
+        },
+        {
+            "href": datasette.urls.table(REVIEW_DATABASE, "billable_days"),
+            "label": "Billable days",
+        },
+        {
+            "href": query(REVIEW_DATABASE, "oversight_queue_waiting"),
+            "label": "Oversight queue",
+        },
         {"href": path("/-/dashboards"), "label": "Charts"},
     ]

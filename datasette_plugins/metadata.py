@@ -350,13 +350,15 @@ QUERIES: dict[str, dict[str, Any]] = {
         "description": "Persons with more than one live claim on one service date, "
         "with each claim's provider and outcome; only the first recorded can be "
         "paid (CMA-DUP, CMA-SAME-DAY).",
-        "sql": "SELECT c.person_id, c.service_date, c.claim_id, c.provider_id, "
+        "sql": "WITH shared_days AS (SELECT person_id, service_date FROM claims "
+        "WHERE voided_on IS NULL GROUP BY person_id, service_date "
+        "HAVING count(*) > 1) "
+        "SELECT c.person_id, c.service_date, c.claim_id, c.provider_id, "
         "c.procedure_code, c.position, b.status, b.reasons, b.amount_cents "
-        "FROM claims c JOIN billable_days b USING (claim_id) "
-        "WHERE c.voided_on IS NULL AND EXISTS (SELECT 1 FROM claims o "
-        "WHERE o.person_id = c.person_id AND o.service_date = c.service_date "
-        "AND o.claim_id != c.claim_id AND o.voided_on IS NULL) "
-        "ORDER BY c.service_date, c.person_id, c.position",
+        "FROM shared_days d JOIN claims c ON c.person_id = d.person_id "
+        "AND c.service_date = d.service_date "
+        "JOIN billable_days b ON b.claim_id = c.claim_id "
+        "WHERE c.voided_on IS NULL ORDER BY c.service_date, c.person_id, c.position",
     },
     "person_history": {
         "title": "A person's history",
@@ -411,8 +413,11 @@ DASHBOARDS: dict[str, Any] = {
                             "title": "Billable ($)",
                             "axis": {"format": "$,.2f"},
                         },
-                        "color": {"field": "provider_id", "type": "nominal",
-                                  "title": "Provider"},
+                        "color": {
+                            "field": "provider_id",
+                            "type": "nominal",
+                            "title": "Provider",
+                        },
                     },
                 },
             },
@@ -427,10 +432,16 @@ DASHBOARDS: dict[str, Any] = {
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
                         "x": {"field": "month", "type": "ordinal", "title": "Month"},
-                        "y": {"field": "days", "type": "quantitative",
-                              "title": "Billable days"},
-                        "color": {"field": "provider_id", "type": "nominal",
-                                  "title": "Provider"},
+                        "y": {
+                            "field": "days",
+                            "type": "quantitative",
+                            "title": "Billable days",
+                        },
+                        "color": {
+                            "field": "provider_id",
+                            "type": "nominal",
+                            "title": "Provider",
+                        },
                     },
                 },
             },
@@ -445,8 +456,11 @@ DASHBOARDS: dict[str, Any] = {
                     "mark": {"type": "line", "point": True, "tooltip": True},
                     "encoding": {
                         "x": {"field": "month", "type": "ordinal", "title": "Month"},
-                        "y": {"field": "findings", "type": "quantitative",
-                              "title": "Findings"},
+                        "y": {
+                            "field": "findings",
+                            "type": "quantitative",
+                            "title": "Findings",
+                        },
                         "color": {"field": "rule", "type": "nominal", "title": "Rule"},
                     },
                 },
@@ -482,10 +496,17 @@ DASHBOARDS: dict[str, Any] = {
                 "display": {
                     "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
-                        "x": {"field": "days_waiting", "bin": {"maxbins": 30},
-                              "type": "quantitative", "title": "Days waiting"},
-                        "y": {"aggregate": "count", "type": "quantitative",
-                              "title": "Items"},
+                        "x": {
+                            "field": "days_waiting",
+                            "bin": {"maxbins": 30},
+                            "type": "quantitative",
+                            "title": "Days waiting",
+                        },
+                        "y": {
+                            "aggregate": "count",
+                            "type": "quantitative",
+                            "title": "Items",
+                        },
                     },
                 },
             },
@@ -497,10 +518,16 @@ DASHBOARDS: dict[str, Any] = {
                 "display": {
                     "mark": {"type": "boxplot", "extent": "min-max"},
                     "encoding": {
-                        "y": {"field": "case_manager_id", "type": "nominal",
-                              "title": "Case manager"},
-                        "x": {"field": "days_waiting", "type": "quantitative",
-                              "title": "Days waiting"},
+                        "y": {
+                            "field": "case_manager_id",
+                            "type": "nominal",
+                            "title": "Case manager",
+                        },
+                        "x": {
+                            "field": "days_waiting",
+                            "type": "quantitative",
+                            "title": "Days waiting",
+                        },
                     },
                 },
             },

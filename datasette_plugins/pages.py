@@ -35,7 +35,9 @@ def shown(column: str, value: Any, datasette) -> Any:
         return ""
     if column in ("events", "positions") and isinstance(value, list):
         return cells.position_links(datasette, value) if value else ""
-    if (column == "position" or column.endswith("_position")) and isinstance(value, int):
+    if (column == "position" or column.endswith("_position")) and isinstance(
+        value, int
+    ):
         return cells.link(cells.events_url(datasette, [value]), value, f"event {value}")
     if column == "person_id":
         return cells.link(cells.person_url(datasette, value), value)
@@ -53,9 +55,15 @@ def shown(column: str, value: Any, datasette) -> Any:
     return value
 
 
+HEADERS = {"amount_cents": "amount"}
+WRAPPING = frozenset({"detail", "positions", "events", "why_it_counts", "task_ids"})
+
+
 def table(columns: list[str], rows: list[dict], datasette) -> dict:
     return {
         "columns": columns,
+        "headers": [HEADERS.get(c, c).replace("_", " ") for c in columns],
+        "wrap": [c in WRAPPING for c in columns],
         "rows": [[shown(c, r.get(c), datasette) for c in columns] for r in rows],
     }
 
@@ -95,7 +103,9 @@ async def person_page(request, datasette) -> Response:
     truncated = len(events) > TIMELINE_LIMIT
     timeline = []
     for e in events[:TIMELINE_LIMIT]:
-        outcomes = by_day.get(e["occurred_on"], []) if e["type"] in OUTCOME_TYPES else []
+        outcomes = (
+            by_day.get(e["occurred_on"], []) if e["type"] in OUTCOME_TYPES else []
+        )
         timeline.append(
             {
                 "position": shown("position", e["position"], datasette),
@@ -122,15 +132,15 @@ async def person_page(request, datasette) -> Response:
 
     enrollments = await why.rows(
         db,
-        "SELECT program, lead_agency_id, start_on, end_on, start_position, end_position "
-        "FROM enrollments WHERE person_id = ? ORDER BY start_on",
+        "SELECT program, lead_agency_id, start_on, end_on, start_position, "
+        "end_position FROM enrollments WHERE person_id = ? ORDER BY start_on",
         [person_id],
     )
     agreements = await why.rows(
         db,
-        "SELECT agreement_id, provider_id, procedure_code, modifiers, start_on, end_on, "
-        "units, units_left, rate, position FROM service_agreements WHERE person_id = ? "
-        "ORDER BY start_on, agreement_id",
+        "SELECT agreement_id, provider_id, procedure_code, modifiers, start_on, "
+        "end_on, units, units_left, rate, position FROM service_agreements "
+        "WHERE person_id = ? ORDER BY start_on, agreement_id",
         [person_id],
     )
     findings = await why.rows(
@@ -162,19 +172,38 @@ async def person_page(request, datasette) -> Response:
         "limit": TIMELINE_LIMIT,
         "all_events_url": datasette.urls.table(REVIEW_DATABASE, "events")
         + f"?person_id={person_id}",
-        "enrollments": table(list(enrollments[0]) if enrollments else [], enrollments,
-                             datasette),
-        "agreements": table(list(agreements[0]) if agreements else [], agreements,
-                            datasette),
+        "enrollments": table(
+            list(enrollments[0]) if enrollments else [], enrollments, datasette
+        ),
+        "agreements": table(
+            list(agreements[0]) if agreements else [], agreements, datasette
+        ),
         "days": table(
-            ["service_date", "claim_id", "provider_id", "status", "claimed_units",
-             "billable_units", "amount_cents", "reasons", "positions"],
-            days, datasette,
+            [
+                "service_date",
+                "claim_id",
+                "provider_id",
+                "status",
+                "claimed_units",
+                "billable_units",
+                "amount_cents",
+                "reasons",
+                "positions",
+            ],
+            days,
+            datasette,
         ),
         "findings": table(
-            ["service_date", "rule", "subject_type", "subject_id", "detail",
-             "positions"],
-            findings, datasette,
+            [
+                "service_date",
+                "rule",
+                "subject_type",
+                "subject_id",
+                "detail",
+                "positions",
+            ],
+            findings,
+            datasette,
         ),
         "total": cells.dollars_from_cents(total),
     }
@@ -209,14 +238,35 @@ async def claim_page(request, datasette) -> Response:
     context = {
         "claim_id": claim_id,
         "claim": table(
-            ["claim_id", "provider_id", "person_id", "service_date", "procedure_code",
-             "modifiers", "units", "agreement_id", "task_ids", "voided_on", "position"],
-            [explanation.claim], datasette,
+            [
+                "claim_id",
+                "provider_id",
+                "person_id",
+                "service_date",
+                "procedure_code",
+                "modifiers",
+                "units",
+                "agreement_id",
+                "task_ids",
+                "voided_on",
+                "position",
+            ],
+            [explanation.claim],
+            datasette,
         ),
         "outcome": table(
-            ["status", "claimed_units", "documented_units", "billable_units", "rate",
-             "amount_cents", "reasons", "positions"],
-            [outcome | {"positions": json.loads(outcome["positions"])}], datasette,
+            [
+                "status",
+                "claimed_units",
+                "documented_units",
+                "billable_units",
+                "rate",
+                "amount_cents",
+                "reasons",
+                "positions",
+            ],
+            [outcome | {"positions": json.loads(outcome["positions"])}],
+            datasette,
         ),
         "status": outcome["status"],
         "summary": explanation.summary,

@@ -15,29 +15,53 @@ from typing import Any
 from projections.billing import NO_UNITS_RULES
 
 RULES: list[tuple[str, str]] = [
-    ("CMA-AUTH", "Is the cited service agreement for this person and provider, "
-     "in force on the service date, and for the aide service code?"),
-    ("CMA-NOT-CM", "Is the claim billed with the aide service code (T1016 with "
-     "modifiers TF and UC), not as case management or another code?"),
-    ("CMA-DUP", "Was another live claim for this person and day, from the same "
-     "provider, recorded first?"),
-    ("CMA-SAME-DAY", "Was another live claim for this person and day, from another "
-     "provider, recorded first?"),
+    (
+        "CMA-AUTH",
+        "Is the cited service agreement for this person and provider, "
+        "in force on the service date, and for the aide service code?",
+    ),
+    (
+        "CMA-NOT-CM",
+        "Is the claim billed with the aide service code (T1016 with "
+        "modifiers TF and UC), not as case management or another code?",
+    ),
+    (
+        "CMA-DUP",
+        "Was another live claim for this person and day, from the same "
+        "provider, recorded first?",
+    ),
+    (
+        "CMA-SAME-DAY",
+        "Was another live claim for this person and day, from another "
+        "provider, recorded first?",
+    ),
     ("CMA-ENROLLED", "Is the person enrolled in a program on the service date?"),
     ("CMA-CDCS", "Is the program that day AC or EW while the person uses CDCS?"),
-    ("CMA-INTEREST", "Has a documenting aide, the aide's supervising case manager "
-     "or this provider (if private) declared, by the service date, a financial "
-     "interest in a provider that serves the person that day?"),
-    ("CMA-SUPERVISION", "Was every documenting aide supervised that day by a "
-     "qualified, employed case manager?"),
-    ("CMA-QUALIFIED", "Was every documenting aide qualified and still employed "
-     "that day?"),
-    ("CMA-UNITS-DOC", "Do the claimed units exceed the units documented by "
-     "approved aide work?"),
+    (
+        "CMA-INTEREST",
+        "Has a documenting aide, the aide's supervising case manager "
+        "or this provider (if private) declared, by the service date, a financial "
+        "interest in a provider that serves the person that day?",
+    ),
+    (
+        "CMA-SUPERVISION",
+        "Was every documenting aide supervised that day by a "
+        "qualified, employed case manager?",
+    ),
+    (
+        "CMA-QUALIFIED",
+        "Was every documenting aide qualified and still employed that day?",
+    ),
+    (
+        "CMA-UNITS-DOC",
+        "Do the claimed units exceed the units documented by approved aide work?",
+    ),
     ("CMA-UNITS-AUTH", "Do the units wanted exceed what is left on the agreement?"),
 ]
-EFFECTS = {"CMA-UNITS-DOC": "units cut to those documented",
-           "CMA-UNITS-AUTH": "units cut to those left on the agreement"}
+EFFECTS = {
+    "CMA-UNITS-DOC": "units cut to those documented",
+    "CMA-UNITS-AUTH": "units cut to those left on the agreement",
+}
 
 
 @dataclass
@@ -119,10 +143,14 @@ async def documenting_tasks(db, claim: dict) -> list[dict]:
         "ORDER BY t.task_id",
         [claim["task_ids"]],
     )
-    employers = {
-        r["staff_id"]: r["agency_id"]
-        for r in await rows(db, "SELECT staff_id, agency_id FROM staff", [])
-    } if tasks else {}
+    employers = (
+        {
+            r["staff_id"]: r["agency_id"]
+            for r in await rows(db, "SELECT staff_id, agency_id FROM staff", [])
+        }
+        if tasks
+        else {}
+    )
     for t in tasks:
         t["aide_employer"] = employers.get(t["completed_by"])
         t["same_person"] = t["person_id"] == claim["person_id"]
@@ -130,8 +158,8 @@ async def documenting_tasks(db, claim: dict) -> list[dict]:
         t["aide_of_provider"] = t["aide_employer"] == claim["provider_id"]
         t["approved"] = t["outcome"] == "approved"
         t["documents"] = all(
-            t[k] for k in ("same_person", "on_service_date", "aide_of_provider",
-                           "approved")
+            t[k]
+            for k in ("same_person", "on_service_date", "aide_of_provider", "approved")
         )
     return await with_events(db, tasks, lambda r: f"task/{r['task_id']}")
 
@@ -140,7 +168,9 @@ async def explain(db, claim_id: str) -> Explanation | None:
     claim = await one(db, "SELECT * FROM claims WHERE claim_id = ?", [claim_id])
     if claim is None:
         return None
-    outcome = await one(db, "SELECT * FROM billable_days WHERE claim_id = ?", [claim_id])
+    outcome = await one(
+        db, "SELECT * FROM billable_days WHERE claim_id = ?", [claim_id]
+    )
     assert outcome is not None, f"claim {claim_id} has no billable day"
     reasons = set(json.loads(outcome["reasons"]))
     details = {
@@ -166,8 +196,17 @@ async def explain(db, claim_id: str) -> Explanation | None:
             Step(rule, question, applies, effect, detail, await gather.facts_for(rule))
         )
     task_columns = [
-        "task_id", "completed_by", "performed_on", "minutes", "outcome", "reviewed_on",
-        "same_person", "on_service_date", "aide_of_provider", "approved", "documents",
+        "task_id",
+        "completed_by",
+        "performed_on",
+        "minutes",
+        "outcome",
+        "reviewed_on",
+        "same_person",
+        "on_service_date",
+        "aide_of_provider",
+        "approved",
+        "documents",
         "events",
     ]
     task_rows = [
@@ -260,8 +299,15 @@ class FactGatherer:
             found = [r for r in found if r["program"] in programs]
         for r in found:
             r["covers_the_day"] = yes(covers(r["start_on"], r["end_on"], self.day))
-        columns = ["program", "lead_agency_id", "start_on", "end_on", "covers_the_day",
-                   "start_position", "end_position"]
+        columns = [
+            "program",
+            "lead_agency_id",
+            "start_on",
+            "end_on",
+            "covers_the_day",
+            "start_position",
+            "end_position",
+        ]
         return Facts("The person's enrollments", columns, found)
 
     async def cma_enrolled(self) -> list[Facts]:
@@ -276,8 +322,13 @@ class FactGatherer:
         )
         for r in periods:
             r["covers_the_day"] = yes(covers(r["start_on"], r["end_on"], self.day))
-        columns = ["start_on", "end_on", "covers_the_day", "start_position",
-                   "end_position"]
+        columns = [
+            "start_on",
+            "end_on",
+            "covers_the_day",
+            "start_position",
+            "end_position",
+        ]
         return [
             await self.enrollments(("AC", "EW")),
             Facts("The person's CDCS periods", columns, periods),
@@ -302,24 +353,34 @@ class FactGatherer:
         return found
 
     async def cma_interest(self) -> list[Facts]:
-        holders = [{"holder_id": a, "why_it_counts": "documenting aide"}
-                   for a in self.aides]
+        holders = [
+            {"holder_id": a, "why_it_counts": "documenting aide"} for a in self.aides
+        ]
         holders += [
-            {"holder_id": s["case_manager_id"],
-             "why_it_counts": f"supervised {s['aide_id']} that day"}
-            for s in await self.supervisions() if s["covers_the_day"] == "yes"
+            {
+                "holder_id": s["case_manager_id"],
+                "why_it_counts": f"supervised {s['aide_id']} that day",
+            }
+            for s in await self.supervisions()
+            if s["covers_the_day"] == "yes"
         ]
         provider = await one(
-            self.db, "SELECT agency_id, private FROM agencies WHERE agency_id = ?",
+            self.db,
+            "SELECT agency_id, private FROM agencies WHERE agency_id = ?",
             [self.claim["provider_id"]],
         )
         if provider and provider["private"]:
-            holders.append({"holder_id": provider["agency_id"],
-                            "why_it_counts": "the billing provider is private"})
+            holders.append(
+                {
+                    "holder_id": provider["agency_id"],
+                    "why_it_counts": "the billing provider is private",
+                }
+            )
         interests = await rows(
             self.db,
             "SELECT holder_id, provider_id, declared_on, position "
-            "FROM financial_interests WHERE holder_id IN (SELECT value FROM json_each(?)) "
+            "FROM financial_interests "
+            "WHERE holder_id IN (SELECT value FROM json_each(?)) "
             "ORDER BY holder_id, declared_on",
             [json.dumps(sorted({h["holder_id"] for h in holders}))],
         )
@@ -334,19 +395,45 @@ class FactGatherer:
         )
         return [
             Facts("Whose interests count", ["holder_id", "why_it_counts"], holders),
-            Facts("Their declared financial interests",
-                  ["holder_id", "provider_id", "declared_on", "declared_by_the_day",
-                   "position"], interests),
-            Facts(f"Providers with an agreement covering {self.day}",
-                  ["agreement_id", "provider_id", "procedure_code", "start_on",
-                   "end_on", "position"], serving),
+            Facts(
+                "Their declared financial interests",
+                [
+                    "holder_id",
+                    "provider_id",
+                    "declared_on",
+                    "declared_by_the_day",
+                    "position",
+                ],
+                interests,
+            ),
+            Facts(
+                f"Providers with an agreement covering {self.day}",
+                [
+                    "agreement_id",
+                    "provider_id",
+                    "procedure_code",
+                    "start_on",
+                    "end_on",
+                    "position",
+                ],
+                serving,
+            ),
         ]
 
     async def cma_supervision(self) -> list[Facts]:
         found = await self.supervisions()
-        columns = ["aide_id", "case_manager_id", "start_on", "end_on", "covers_the_day",
-                   "manager_qualified_on", "manager_separated_on",
-                   "manager_qualified_that_day", "start_position", "end_position"]
+        columns = [
+            "aide_id",
+            "case_manager_id",
+            "start_on",
+            "end_on",
+            "covers_the_day",
+            "manager_qualified_on",
+            "manager_separated_on",
+            "manager_qualified_that_day",
+            "start_position",
+            "end_position",
+        ]
         return [Facts("Supervision of the documenting aides", columns, found)]
 
     async def cma_qualified(self) -> list[Facts]:
@@ -359,9 +446,11 @@ class FactGatherer:
             [json.dumps(self.aides)],
         )
         found = await with_events(self.db, aides, lambda r: f"staff/{r['staff_id']}")
-        title = ("The documenting aides now (their qualification on the day is in "
-                 "the events: aide_registered, aide_qualification_updated, "
-                 "staff_separated)")
+        title = (
+            "The documenting aides now (their qualification on the day is in "
+            "the events: aide_registered, aide_qualification_updated, "
+            "staff_separated)"
+        )
         return [Facts(title, list(found[0]) if found else [], found)]
 
     async def cma_units_doc(self) -> list[Facts]:
@@ -378,18 +467,24 @@ class FactGatherer:
             [self.claim["agreement_id"], self.day, self.claim["position"]],
         )
         agreement = await one(
-            self.db, "SELECT units FROM service_agreements WHERE agreement_id = ?",
+            self.db,
+            "SELECT units FROM service_agreements WHERE agreement_id = ?",
             [self.claim["agreement_id"]],
         )
         authorized = agreement["units"] if agreement else 0
         used = sum(r["billable_units"] for r in earlier)
         wanted = min(self.outcome["claimed_units"], self.outcome["documented_units"])
-        summary = {"units_authorized": authorized, "used_by_earlier_claims": used,
-                   "left_for_this_claim": max(authorized - used, 0),
-                   "units_wanted": wanted}
+        summary = {
+            "units_authorized": authorized,
+            "used_by_earlier_claims": used,
+            "left_for_this_claim": max(authorized - used, 0),
+            "units_wanted": wanted,
+        }
         return [
             Facts("The agreement's units", list(summary), [summary]),
-            Facts("Earlier claims that used its units, in (service date, position) "
-                  "order", ["claim_id", "service_date", "position", "status",
-                            "billable_units"], earlier),
+            Facts(
+                "Earlier claims that used its units, in (service date, position) order",
+                ["claim_id", "service_date", "position", "status", "billable_units"],
+                earlier,
+            ),
         ]

@@ -110,8 +110,11 @@ def walk(
             raise _misaligned(expected, event, link)
         previous = next_hash(previous, entry_bytes(*_checked(event)))
         if previous != link[1]:
-            raise Broken(expected, "the stored bytes do not match the chain hash "
-                         "(changed, swapped or inserted)")
+            raise Broken(
+                expected,
+                "the stored bytes do not match the chain hash "
+                "(changed, swapped or inserted)",
+            )
         yield previous
 
 
@@ -122,13 +125,16 @@ def _misaligned(
     has_event = event is not None and event[0] == expected
     has_link = link is not None and link[0] == expected
     if has_event:
-        return Broken(expected, "the event has no chain hash (added outside the "
-                      "ledger)")
+        return Broken(
+            expected, "the event has no chain hash (added outside the ledger)"
+        )
     if has_link:
-        return Broken(expected, "the event is missing but its chain hash is still "
-                      "there (deleted)")
-    return Broken(expected, "the position is missing from both the events and the "
-                  "chain (deleted)")
+        return Broken(
+            expected, "the event is missing but its chain hash is still there (deleted)"
+        )
+    return Broken(
+        expected, "the position is missing from both the events and the chain (deleted)"
+    )
 
 
 def _checked(event: tuple[Any, ...]) -> tuple[int, bytes, int, str, bytes]:

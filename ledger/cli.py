@@ -143,17 +143,64 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
 @click.option("--rebuild", is_flag=True, help="Build the review database from scratch.")
 @click.option("--include-notes", is_flag=True, default=None,
               help="Copy confidential task notes into the review database.")
+@click.option("--follow", is_flag=True,
+              help="Keep following new events until stopped (Ctrl-C or SIGTERM).")
+@click.option("--interval", type=click.FloatRange(min=0.01), default=2.0,
+              show_default=True, help="Seconds between looks at the ledger when following.")
 @click.pass_obj
-def project_command(obj: dict, rebuild: bool, include_notes: bool | None) -> None:
+def project_command(obj: dict, rebuild: bool, include_notes: bool | None,
+                    follow: bool, interval: float) -> None:
     """Bring the review database up to date with the ledger."""
     from projections import runner
 
     ledger = open_ledger(obj["ledger"])
     if rebuild:
         reached = runner.build(ledger, obj["review"], bool(include_notes))
-    else:
+        include_notes = None
+    if follow:
+        reached = follow_ledger(runner.Projector(ledger, obj["review"], include_notes),
+                                interval)
+    elif not rebuild:
         reached = runner.update(ledger, obj["review"], include_notes)
     click.echo(f"review database at position {reached}")
+
+
+def follow_ledger(projector, interval: float) -> int:
+    """Catch up, then look again every `interval` seconds, until a signal stops it.
+
+    SQLite offers no notification of new events, so the ledger is polled. The
+    first SIGINT or SIGTERM lets the catch-up under way finish (it is one
+    transaction either way) and returns; a second one stops at once.
+    """
+    import signal
+    import threading
+
+    stop = threading.Event()
+
+    def stop_following(signum: int, frame: object) -> None:
+        log.info("%s received; stopping after this catch-up",
+                 signal.Signals(signum).name)
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+    previous = {sig: signal.signal(sig, stop_following)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    for name in ("projections", log.name):
+        logging.getLogger(name).setLevel(logging.INFO)
+    reached = 0
+    try:
+        log.info("following %s every %g s", projector.review.path, interval)
+        while not stop.is_set():
+            try:
+                reached = projector.catch_up()
+            except sqlite3.OperationalError as e:  # a busy database: try again later
+                log.warning("catch-up failed (%s); trying again in %g s", e, interval)
+            stop.wait(interval)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return reached
 
 
 def _parse_known_at(value: str) -> dt.datetime:
@@ -224,6 +271,27 @@ def history_errors(path: Path) -> Iterator[None]:
         raise LedgerError(f"{path} is not a readable ledger: {e}") from e
 
 
+@main.command("diff")
+@click.argument("old", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("new", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON document.")
+def diff_command(old: Path, new: Path, as_json: bool) -> None:
+    """List billable days and findings that appeared, disappeared or changed
+    between two review databases (e.g. two replays)."""
+    from projections import diff
+
+    try:
+        changes = diff.compare(old, new)
+    except diff.NotAReviewDatabaseError as e:
+        raise LedgerError(str(e)) from e
+    if as_json:
+        click.echo(json.dumps(diff.as_json(changes, str(old), str(new)), indent=2))
+        return
+    for change in changes:
+        click.echo(diff.describe(change))
+    click.echo(diff.summary(changes))
+
+
 @main.command("verify")
 @click.option("--against", type=click.File("r"),
               help="A digest published earlier ('cma-ledger digest' JSON); the "
@@ -243,7 +311,9 @@ def verify_command(obj: dict, against) -> None:
     with history_errors(obj["ledger"]):
         result = verify_chain(open_stored_history(obj["ledger"]), keep=hashes)
     if not result.ok:
-        raise LedgerError(f"verification failed at position {result.bad_position}: {result.problem}")
+        raise LedgerError(
+            f"verification failed at position {result.bad_position}: {result.problem}"
+        )
     if published is not None:
         reason = diverges_from(hashes, published)
         if reason:
@@ -273,6 +343,7 @@ def digest_command(obj: dict, size: int | None) -> None:
 @main.command("prove")
 @click.argument("position", type=click.IntRange(min=1), required=False)
 @click.option("--consistency", "old_size", type=click.IntRange(min=0),
+              metavar="OLD_SIZE",
               help="Prove that the tree of the first OLD_SIZE events is a prefix "
                    "of today's.")
 @click.option("--size", type=click.IntRange(min=0),

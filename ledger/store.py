@@ -105,7 +105,7 @@ class ChainedRecorder(SQLiteApplicationRecorder):
         self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
     ) -> None:
         if datastore.originator_id_type != "uuid":
-            msg = "the hash chain encodes stream ids as UUIDs: use ORIGINATOR_ID_TYPE=uuid"
+            msg = "the chain encodes stream ids as UUIDs: use ORIGINATOR_ID_TYPE=uuid"
             raise ValueError(msg)
         super().__init__(datastore, events_table_name)
 

@@ -47,8 +47,13 @@ def key_file(tmp_path: Path) -> Path:
 def cli(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner().invoke(
         main,
-        ["--ledger", str(tmp_path / "ledger.db"), "--review", str(tmp_path / "review.db"),
-         *args],
+        [
+            "--ledger",
+            str(tmp_path / "ledger.db"),
+            "--review",
+            str(tmp_path / "review.db"),
+            *args,
+        ],
         env=env,
     )
 
@@ -111,7 +116,9 @@ def test_the_ledger_records_that_it_is_encrypted_and_a_check_value_not_the_key(
     raw = keys.decode_key(key_file.read_text())
 
     assert meta["encrypted"] == "1"
-    assert meta["key_check"] == hmac.new(raw, keys.CHECK_TEXT, hashlib.sha256).hexdigest()
+    assert (
+        meta["key_check"] == hmac.new(raw, keys.CHECK_TEXT, hashlib.sha256).hexdigest()
+    )
     assert set(meta) == {"encrypted", "cipher", "key_check"}
 
 
@@ -131,8 +138,11 @@ def test_without_the_key_an_encrypted_ledger_refuses_to_open(
 ) -> None:
     cli(tmp_path, "--key-file", str(key_file), "import", str(feed))
 
-    for args in (["import", str(feed)], ["project", "--rebuild"],
-                 ["replay", "--until-position", "3", "--out", str(tmp_path / "x.db")]):
+    for args in (
+        ["import", str(feed)],
+        ["project", "--rebuild"],
+        ["replay", "--until-position", "3", "--out", str(tmp_path / "x.db")],
+    ):
         result = cli(tmp_path, *args)
         assert result.exit_code != 0
         assert "is encrypted and no key was given" in result.output
@@ -145,7 +155,9 @@ def test_a_wrong_key_is_refused_before_anything_is_decrypted(
 ) -> None:
     cli(tmp_path, "--key-file", str(key_file), "import", str(feed))
 
-    result = cli(tmp_path, "project", "--rebuild", env={"CMA_CIPHER_KEY": keys.new_key()})
+    result = cli(
+        tmp_path, "project", "--rebuild", env={"CMA_CIPHER_KEY": keys.new_key()}
+    )
 
     assert result.exit_code != 0
     assert "the key given is not the key of the ledger" in result.output
@@ -187,14 +199,22 @@ def test_verify_digest_and_prove_need_no_key(
 ) -> None:
     cli(tmp_path, "--key-file", str(key_file), "import", str(feed))
 
-    for args in (["verify"], ["digest"], ["prove", "4"], ["prove", "--consistency", "2"]):
+    for args in (
+        ["verify"],
+        ["digest"],
+        ["prove", "4"],
+        ["prove", "--consistency", "2"],
+    ):
         result = cli(tmp_path, *args)
         assert result.exit_code == 0, (args, result.output)
 
 
 @pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
 def test_notes_stay_out_of_the_review_database_and_the_logs_by_default(
-    tmp_path: Path, feed: Path, key_file: Path, encrypted: bool,
+    tmp_path: Path,
+    feed: Path,
+    key_file: Path,
+    encrypted: bool,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     key = ["--key-file", str(key_file)] if encrypted else []
@@ -203,8 +223,16 @@ def test_notes_stay_out_of_the_review_database_and_the_logs_by_default(
     runs = [
         cli(tmp_path, *key, "-v", "import", str(feed)),
         cli(tmp_path, *key, "-v", "project", "--rebuild"),
-        cli(tmp_path, *key, "-v", "replay", "--until-position", "12",
-            "--out", str(tmp_path / "replay.db")),
+        cli(
+            tmp_path,
+            *key,
+            "-v",
+            "replay",
+            "--until-position",
+            "12",
+            "--out",
+            str(tmp_path / "replay.db"),
+        ),
     ]
 
     assert all(r.exit_code == 0 for r in runs), [r.output for r in runs]
@@ -230,10 +258,24 @@ def test_a_verbose_import_in_a_real_process_logs_no_note(
 ) -> None:
     env = {k: v for k, v in os.environ.items() if k not in KEY_NAMES}
     done = subprocess.run(
-        [sys.executable, "-m", "ledger", "-v", "--ledger", str(tmp_path / "l.db"),
-         "--review", str(tmp_path / "r.db"), "--key-file", str(key_file),
-         "import", str(feed)],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "-v",
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "--review",
+            str(tmp_path / "r.db"),
+            "--key-file",
+            str(key_file),
+            "import",
+            str(feed),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
 
     assert done.returncode == 0, done.stderr

@@ -23,8 +23,8 @@ from small_county import small_county_feed
 from ledger import merkle, verifier
 from ledger.cli import main
 from ledger.store import open_history
-from ledger.verify import consistency_proof, digest, inclusion_proof
 from ledger.verifier import VerificationError, verify_consistency, verify_inclusion
+from ledger.verify import consistency_proof, digest, inclusion_proof
 
 LEAVES = [
     b"",
@@ -48,31 +48,73 @@ ROOTS = [  # tree heads of sizes 1 to 8
 ]
 EMPTY_ROOT = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 INCLUSION = [  # (leaf index, tree size, audit path)
-    (0, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        0,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (5, 8, ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        5,
+        8,
+        [
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
     (2, 3, ["fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"]),
-    (1, 5, ["6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    (
+        1,
+        5,
+        [
+            "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
     (0, 1, []),
 ]
 CONSISTENCY = [  # (old size, new size, proof)
     (1, 1, []),
-    (1, 8, ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    (
+        1,
+        8,
+        [
+            "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
             "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"]),
-    (6, 8, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+        ],
+    ),
+    (
+        6,
+        8,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
-    (2, 5, ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"]),
-    (6, 7, ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
+    (
+        2,
+        5,
+        [
+            "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+            "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+        ],
+    ),
+    (
+        6,
+        7,
+        [
+            "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
             "b08693ec2e721597130641e8211e7eedccb4c26413963eee6c1e2ed16ffb1a5f",
-            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"]),
+            "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+        ],
+    ),
 ]
 SOME_HASH = bytes.fromhex(
     "abacaba000000000000000000000000000000000000000000060061e00123456"
@@ -112,7 +154,10 @@ def test_inclusion_proofs_match_the_published_vectors(
 
     assert tree.inclusion_proof(index, size) == unhex(path)
     verify_inclusion(
-        index, size, verifier.leaf_hash(LEAVES[index]), unhex(path),
+        index,
+        size,
+        verifier.leaf_hash(LEAVES[index]),
+        unhex(path),
         bytes.fromhex(ROOTS[size - 1]),
     )
 
@@ -125,7 +170,10 @@ def test_consistency_proofs_match_the_published_vectors(
 
     assert tree.consistency_proof(old, new) == unhex(proof)
     verify_consistency(
-        old, new, unhex(proof), bytes.fromhex(ROOTS[old - 1]),
+        old,
+        new,
+        unhex(proof),
+        bytes.fromhex(ROOTS[old - 1]),
         bytes.fromhex(ROOTS[new - 1]),
     )
 
@@ -152,8 +200,14 @@ def altered_inclusion(
     yield "element in front", (index, size, leaf, [root, *proof], root)
     yield "short element", (index, size, leaf, [*proof, b""], root)
     for i in range(len(proof)):
-        yield f"flipped byte in element {i}", (index, size, leaf, flipped(proof, i), root)
-        yield f"dropped element {i}", (index, size, leaf, proof[:i] + proof[i + 1 :], root)
+        yield (
+            f"flipped byte in element {i}",
+            (index, size, leaf, flipped(proof, i), root),
+        )
+        yield (
+            f"dropped element {i}",
+            (index, size, leaf, proof[:i] + proof[i + 1 :], root),
+        )
 
 
 def altered_consistency(
@@ -174,10 +228,14 @@ def altered_consistency(
     yield "old root in front", (old, new, [old_root, *proof], old_root, new_root)
     yield "element repeated", (old, new, [proof[0], *proof], old_root, new_root)
     for i in range(len(proof)):
-        yield f"flipped byte in element {i}", (old, new, flipped(proof, i), old_root,
-                                               new_root)
-        yield f"dropped element {i}", (old, new, proof[:i] + proof[i + 1 :], old_root,
-                                       new_root)
+        yield (
+            f"flipped byte in element {i}",
+            (old, new, flipped(proof, i), old_root, new_root),
+        )
+        yield (
+            f"dropped element {i}",
+            (old, new, proof[:i] + proof[i + 1 :], old_root, new_root),
+        )
 
 
 @pytest.mark.parametrize("size", range(1, 65))
@@ -216,7 +274,9 @@ def test_every_consistency_proof_verifies_and_every_altered_one_is_refused(
                 pytest.fail(f"size {size}, old {old}: {change} was accepted")
 
 
-def test_trivial_consistency_proofs_are_refused_when_not_empty_or_roots_differ() -> None:
+def test_trivial_consistency_proofs_are_refused_when_not_empty_or_roots_differ() -> (
+    None
+):
     tree = merkle.MerkleTree(LEAVES)
     empty, one = tree.root(0), tree.root(1)
 
@@ -248,8 +308,15 @@ def ledger(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     feed = tmp_path / "county.jsonl"
     feed.write_bytes(small_county_feed(tasks=6))
     result = CliRunner().invoke(
-        main, ["--ledger", str(path), "--review", str(tmp_path / "r.db"),
-               "import", str(feed)]
+        main,
+        [
+            "--ledger",
+            str(path),
+            "--review",
+            str(tmp_path / "r.db"),
+            "import",
+            str(feed),
+        ],
     )
     assert result.exit_code == 0, result.output
     return path
@@ -269,8 +336,9 @@ def test_every_proof_the_ledger_makes_verifies_in_the_standalone_verifier(
             verifier.check_inclusion(proof, head)
         for old in range(size + 1):
             old_head = digest(history, old).as_json()
-            verifier.check_consistency(consistency_proof(history, old, size),
-                                       old_head, head)
+            verifier.check_consistency(
+                consistency_proof(history, old, size), old_head, head
+            )
 
 
 def test_an_inclusion_proof_with_a_foreign_entry_is_refused(ledger: Path) -> None:
@@ -288,7 +356,10 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str
     """The verifier as an auditor runs it: no site-packages, nothing but the stdlib."""
     return subprocess.run(
         [sys.executable, "-I", "-S", str(VERIFIER), *args],
-        capture_output=True, text=True, input=stdin, timeout=60,
+        capture_output=True,
+        text=True,
+        input=stdin,
+        timeout=60,
     )
 
 
@@ -302,8 +373,11 @@ def test_the_verifier_script_checks_cli_output_with_only_the_standard_library(
         path.write_text(result.stdout)
         return str(path)
 
-    old, proof3, consistency = cli("digest", "--size", "9"), cli("prove", "3"), cli(
-        "prove", "--consistency", "9")
+    old, proof3, consistency = (
+        cli("digest", "--size", "9"),
+        cli("prove", "3"),
+        cli("prove", "--consistency", "9"),
+    )
     new = cli("digest")
 
     assert run("digest", old, "--ledger", str(ledger)).returncode == 0

@@ -99,7 +99,11 @@ def test_each_link_hashes_the_previous_link_and_the_entry(tmp_path: Path) -> Non
     previous = chain.GENESIS
     for position, event in enumerate(events, start=1):
         entry = chain.entry_bytes(
-            position, event.originator_id, 1, "t", event.state  # type: ignore[arg-type]
+            position,
+            event.originator_id,
+            1,
+            "t",
+            event.state,  # type: ignore[arg-type]
         )
         previous = chain.next_hash(previous, entry)
         assert links[position - 1] == (position, previous)

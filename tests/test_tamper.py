@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -25,13 +26,19 @@ EVENTS = 17  # small_county_feed(): 5 set-up records and 3 per task
 
 @pytest.fixture(autouse=True)
 def no_key_in_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("CMA_CIPHER_KEY", "CIPHER_KEY", "CMA_KEY_FILE", "CMALEDGER_CIPHER_KEY"):
+    for name in (
+        "CMA_CIPHER_KEY",
+        "CIPHER_KEY",
+        "CMA_KEY_FILE",
+        "CMALEDGER_CIPHER_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
 def cli(ledger: Path, *args: str) -> tuple[int, str]:
     result = CliRunner().invoke(
-        main, ["--ledger", str(ledger), "--review", str(ledger.with_suffix(".rv")), *args]
+        main,
+        ["--ledger", str(ledger), "--review", str(ledger.with_suffix(".rv")), *args],
     )
     return result.exit_code, result.output
 
@@ -89,8 +96,11 @@ def test_an_untouched_ledger_verifies_with_its_count(ledger: Path) -> None:
 
 def test_a_changed_byte_in_the_state_is_caught_at_its_position(ledger: Path) -> None:
     state = row(ledger, 9)[3]
-    tamper(ledger, "UPDATE stored_events SET state = ? WHERE rowid = 9",
-           params=(flip_byte(state, len(state) // 2),))
+    tamper(
+        ledger,
+        "UPDATE stored_events SET state = ? WHERE rowid = 9",
+        params=(flip_byte(state, len(state) // 2),),
+    )
 
     assert_caught_at(ledger, 9)
 
@@ -116,8 +126,11 @@ def test_a_changed_stream_version_or_topic_is_caught(
 def test_a_changed_byte_in_a_chain_hash_is_caught_at_its_position(
     ledger: Path,
 ) -> None:
-    tamper(ledger, "UPDATE event_chain SET chain_hash = ? WHERE position = 12",
-           params=(flip_byte(bytes(32), 31),))
+    tamper(
+        ledger,
+        "UPDATE event_chain SET chain_hash = ? WHERE position = 12",
+        params=(flip_byte(bytes(32), 31),),
+    )
 
     assert_caught_at(ledger, 12)
 
@@ -139,26 +152,38 @@ def test_an_event_deleted_with_its_chain_hash_is_caught(ledger: Path) -> None:
 
 
 def test_the_first_event_deleted_is_caught_at_position_one(ledger: Path) -> None:
-    tamper(ledger, "DELETE FROM stored_events WHERE rowid = 1",
-           "DELETE FROM event_chain WHERE position = 1")
+    tamper(
+        ledger,
+        "DELETE FROM stored_events WHERE rowid = 1",
+        "DELETE FROM event_chain WHERE position = 1",
+    )
 
     assert_caught_at(ledger, 1)
 
 
 def test_an_event_inserted_at_the_end_is_caught(ledger: Path) -> None:
     stream, version, topic, state = row(ledger, EVENTS)
-    tamper(ledger, "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
-           params=(stream, version + 1, topic, state))
+    tamper(
+        ledger,
+        "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+        params=(stream, version + 1, topic, state),
+    )
 
     assert_caught_at(ledger, EVENTS + 1)
 
 
 def test_an_event_inserted_with_a_made_up_chain_hash_is_caught(ledger: Path) -> None:
     stream, version, topic, state = row(ledger, EVENTS)
-    tamper(ledger, "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
-           params=(stream, version + 1, topic, state))
-    tamper(ledger, "INSERT INTO event_chain VALUES (?, ?)",
-           params=(EVENTS + 1, hashlib.sha256(b"forged").digest()))
+    tamper(
+        ledger,
+        "INSERT INTO stored_events VALUES (?, ?, ?, ?)",
+        params=(stream, version + 1, topic, state),
+    )
+    tamper(
+        ledger,
+        "INSERT INTO event_chain VALUES (?, ?)",
+        params=(EVENTS + 1, hashlib.sha256(b"forged").digest()),
+    )
 
     assert_caught_at(ledger, EVENTS + 1)
 
@@ -172,17 +197,22 @@ def test_an_event_inserted_in_the_middle_is_caught_where_it_went(
         "UPDATE stored_events SET rowid = rowid + 1000 WHERE rowid >= 3",
         "UPDATE stored_events SET rowid = rowid - 999 WHERE rowid >= 1000",
     )
-    tamper(ledger, "INSERT INTO stored_events(rowid, originator_id, originator_version,"
-           " topic, state) VALUES (3, ?, ?, ?, ?)",
-           params=(stream, version + 50, topic, state))
+    tamper(
+        ledger,
+        "INSERT INTO stored_events(rowid, originator_id, originator_version,"
+        " topic, state) VALUES (3, ?, ?, ?, ?)",
+        params=(stream, version + 50, topic, state),
+    )
 
     assert_caught_at(ledger, 3)
 
 
 def swap_events(ledger: Path, a: int, b: int) -> None:
     first, second = row(ledger, a), row(ledger, b)
-    insert = ("INSERT INTO stored_events(rowid, originator_id, originator_version, "
-              "topic, state) VALUES (?, ?, ?, ?, ?)")
+    insert = (
+        "INSERT INTO stored_events(rowid, originator_id, originator_version, "
+        "topic, state) VALUES (?, ?, ?, ?, ?)"
+    )
     con = sqlite3.connect(ledger)
     with con:
         con.execute("DELETE FROM stored_events WHERE rowid IN (?, ?)", (a, b))
@@ -236,8 +266,11 @@ def publish_digest(ledger: Path, tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     "forge",
     [
-        lambda ledger: tamper(ledger, "DELETE FROM stored_events WHERE rowid = 17",
-                              "DELETE FROM event_chain WHERE position = 17"),
+        lambda ledger: tamper(
+            ledger,
+            "DELETE FROM stored_events WHERE rowid = 17",
+            "DELETE FROM event_chain WHERE position = 17",
+        ),
         lambda ledger: (swap_events(ledger, 3, 4), rechain(ledger)),
     ],
     ids=["truncated", "rewritten-and-rechained"],
@@ -262,8 +295,10 @@ def test_appending_after_a_published_digest_still_verifies_against_it(
     published = publish_digest(ledger, tmp_path)
     more = tmp_path / "more.jsonl"
     more.write_bytes(
-        json.dumps({"type": "cdcs_started", "person_id": "p-1",
-                    "start_on": "2025-04-01"}).encode() + b"\n"
+        json.dumps(
+            {"type": "cdcs_started", "person_id": "p-1", "start_on": "2025-04-01"}
+        ).encode()
+        + b"\n"
     )
     assert cli(ledger, "import", str(more))[0] == 0
 
@@ -271,7 +306,9 @@ def test_appending_after_a_published_digest_still_verifies_against_it(
 
     assert code == 0, output
     assert f"ok: {EVENTS + 1} events verified" in output
-    assert verifier.check_digest(json.loads(published.read_text()), ledger) == EVENTS + 1
+    assert (
+        verifier.check_digest(json.loads(published.read_text()), ledger) == EVENTS + 1
+    )
 
 
 def test_digest_and_prove_refuse_a_broken_history(ledger: Path) -> None:
@@ -292,3 +329,21 @@ def test_a_file_that_is_not_a_ledger_is_refused_plainly(tmp_path: Path) -> None:
     assert code != 0
     assert "is not a readable ledger" in output
     assert "Traceback" not in output
+
+
+def test_no_code_in_the_product_deletes_or_edits_stored_history() -> None:
+    root = Path(__file__).parent.parent
+    writes = re.compile(
+        r"(DELETE\s+FROM|UPDATE|REPLACE\s+INTO|DROP\s+TABLE)\s+\S*"
+        r"(stored_events|event_chain|ledger_meta|chain_table|events_table_name|meta_table)",
+        re.IGNORECASE,
+    )
+    sources = [
+        path
+        for package in ("ledger", "projections", "datasette_plugins")
+        for path in (root / package).rglob("*.py")
+    ]
+
+    offending = [str(p) for p in sources if writes.search(p.read_text())]
+
+    assert sources and offending == []

@@ -1,0 +1,726 @@
+"""The review site: sign-in, roles, read-only access, every page and canned query.
+
+Each test talks to an in-process Datasette through its own test client, built
+exactly as `cma-ledger serve` builds it, over a generated county.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import html
+import json
+import re
+import sqlite3
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from datasette_plugins import accounts as accounts_file
+from datasette_plugins.metadata import DASHBOARDS, QUERIES, TABLES
+from datasette_plugins.serve import ServeError, make_datasette, snapshot
+from ledger.cli import main
+
+PASSWORDS = {"ann": "auditor-password-1", "rex": "reviewer-password-1"}
+ROLES = {"ann": "auditor", "rex": "reviewer"}
+NOTE_MARK = "confidential-note-"
+
+
+def cli(*args: str, input: str | None = None) -> str:
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def with_notes(feed: Path, out: Path) -> Path:
+    """The same feed, with a recognisable note on every completed task."""
+    lines = []
+    for n, line in enumerate(feed.read_text().splitlines()):
+        record = json.loads(line)
+        if record["type"] == "task_completed":
+            record["note"] = f"{NOTE_MARK}{n}"
+        lines.append(json.dumps(record))
+    out.write_text("\n".join(lines) + "\n")
+    return out
+
+
+@pytest.fixture(scope="module")
+def county(tmp_path_factory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("county")
+    feed = folder / "county.jsonl"
+    cli(
+        "generate", "--persons", "40", "--days", "60", "--seed", "5", "--out", str(feed)
+    )
+    ledger, review = folder / "ledger.db", folder / "review.db"
+    cli("--ledger", str(ledger), "--review", str(review), "import", str(feed))
+
+    noted = with_notes(feed, folder / "noted.jsonl")
+    notes_review = folder / "notes-review.db"
+    cli(
+        "--ledger",
+        str(folder / "notes-ledger.db"),
+        "--review",
+        str(notes_review),
+        "import",
+        "--include-notes",
+        str(noted),
+    )
+
+    accounts = folder / "accounts.json"
+    for name, password in PASSWORDS.items():
+        cli(
+            "--ledger",
+            str(ledger),
+            "user",
+            "add",
+            name,
+            "--role",
+            ROLES[name],
+            "--password-stdin",
+            "--accounts",
+            str(accounts),
+            input=password + "\n",
+        )
+    return {
+        "review": review,
+        "notes_review": notes_review,
+        "accounts": accounts,
+        "ledger": ledger,
+        "folder": folder,
+    }
+
+
+class Site:
+    """One Datasette as `serve` makes it, and requests as each account."""
+
+    def __init__(
+        self, review: Path, accounts: Path | None, synthetic: bool = False, **kwargs
+    ) -> None:
+        self.ds = make_datasette(
+            review, accounts=accounts, synthetic=synthetic, **kwargs
+        )
+        asyncio.run(self.ds.invoke_startup())
+
+    def cookies(self, who: str | None) -> dict | None:
+        if who is None:
+            return None
+        actor = {"id": who, "role": ROLES[who]}
+        return {"ds_actor": self.ds.sign({"a": actor}, "actor")}
+
+    def get(self, path: str, who: str | None = None, **kwargs):
+        return asyncio.run(
+            self.ds.client.get(path, cookies=self.cookies(who), **kwargs)
+        )
+
+    def post(self, path: str, who: str | None = None, **kwargs):
+        return asyncio.run(
+            self.ds.client.post(path, cookies=self.cookies(who), **kwargs)
+        )
+
+    def rows(self, sql: str, params: tuple = ()) -> list[dict]:
+        db = self.ds.get_database("review")
+        return [dict(r) for r in asyncio.run(db.execute(sql, params)).rows]
+
+
+@pytest.fixture(scope="module")
+def site(county) -> Site:
+    return Site(county["review"], county["accounts"])
+
+
+@pytest.fixture(scope="module")
+def notes_site(county) -> Site:
+    return Site(county["notes_review"], county["accounts"])
+
+
+@pytest.fixture(scope="module")
+def sample(site) -> dict[str, str]:
+    """A person with claims and findings, and claims of several outcomes."""
+    person = site.rows(
+        "SELECT person_id FROM findings WHERE subject_type = 'claim' "
+        "GROUP BY person_id ORDER BY count(*) DESC, person_id LIMIT 1"
+    )[0]["person_id"]
+    cut = site.rows(
+        "SELECT claim_id FROM billable_days WHERE reasons != '[]' "
+        "ORDER BY claim_id LIMIT 1"
+    )[0]["claim_id"]
+    paid = site.rows(
+        "SELECT claim_id FROM billable_days WHERE status = 'billable' "
+        "ORDER BY claim_id LIMIT 1"
+    )[0]["claim_id"]
+    return {"person": person, "cut_claim": cut, "paid_claim": paid}
+
+
+def every_page(sample: dict[str, str]) -> list[str]:
+    pages = [
+        "/",
+        "/review",
+        "/review.json",
+        "/-/cma/person/" + sample["person"],
+        "/-/cma/claim/" + sample["cut_claim"],
+        "/-/dashboards",
+    ]
+    for table in TABLES:
+        pages += [f"/review/{table}", f"/review/{table}.json"]
+    for query in QUERIES:
+        pages += [f"/review/{query}", f"/review/{query}.json"]
+    pages += [f"/-/dashboards/{slug}" for slug in DASHBOARDS]
+    return pages
+
+
+ADMIN_ROUTES = [
+    "/-/metadata",
+    "/-/metadata.json",
+    "/-/versions",
+    "/-/plugins.json",
+    "/-/settings.json",
+    "/-/config",
+    "/-/threads",
+    "/-/databases.json",
+    "/-/actor.json",
+    "/-/permissions",
+    "/-/messages",
+    "/-/allow-debug",
+    "/-/patterns",
+    "/-/password-tool",
+    "/-/auth-token",
+    "/-/logout",
+    "/review.db",
+    "/review/events/1",
+    "/review/events/1.json",
+    "/-/static/../review.json",
+]
+
+
+# Signing in
+
+
+def test_anonymous_requests_get_401_or_403_and_no_data(site, sample):
+    person = sample["person"]
+    for path in every_page(sample) + ADMIN_ROUTES:
+        response = site.get(path)
+        assert response.status_code in (401, 403), path
+        assert person not in response.text, path
+        assert "CMA-" not in response.text, path
+
+
+def test_programs_are_challenged_for_basic_auth_and_browsers_shown_a_sign_in_link(site):
+    program = site.get("/review/findings.json")
+    assert program.status_code == 401
+    assert program.headers["www-authenticate"].startswith("Basic ")
+
+    browser = site.get("/review/findings", headers={"accept": "text/html"})
+    assert browser.status_code == 403
+    assert 'href="/-/login"' in browser.text
+
+
+def test_only_the_sign_in_page_and_static_files_are_public(site):
+    assert site.get("/-/login").status_code == 200
+    assert site.get("/-/static/app.css").status_code == 200
+    assert site.get("/-/static-plugins/cma-ledger/cma.css").status_code == 200
+
+
+def csrf(site: Site) -> tuple[str, dict[str, str]]:
+    """A CSRF token and its cookie, as a browser gets them from the sign-in form."""
+    form = asyncio.run(site.ds.client.get("/-/login"))
+    token = re.search(r'name="csrftoken" value="([^"]+)"', form.text).group(1)
+    return token, {"ds_csrftoken": form.cookies["ds_csrftoken"]}
+
+
+def sign_in(site: Site, name: str, password: str):
+    token, cookies = csrf(site)
+    return asyncio.run(
+        site.ds.client.post(
+            "/-/login",
+            data={"username": name, "password": password, "csrftoken": token},
+            cookies=cookies,
+        )
+    )
+
+
+def test_the_sign_in_form_gives_a_cookie_that_opens_the_site(site, sample):
+    response = sign_in(site, "ann", PASSWORDS["ann"])
+    assert response.status_code == 302
+    cookie = response.cookies["ds_actor"]
+
+    page = asyncio.run(
+        site.ds.client.get("/review/findings", cookies={"ds_actor": cookie})
+    )
+    assert page.status_code == 200
+    assert sample["person"] in page.text
+
+
+def test_a_wrong_password_is_refused_at_the_sign_in_form(site):
+    response = sign_in(site, "ann", "not-the-password")
+    assert response.status_code == 200
+    assert "Invalid username or password" in response.text
+    assert "ds_actor" not in response.cookies
+
+
+def basic(name: str, password: str) -> dict[str, str]:
+    token = base64.b64encode(f"{name}:{password}".encode()).decode()
+    return {"authorization": f"Basic {token}"}
+
+
+def test_http_basic_auth_opens_the_site(site):
+    response = site.get(
+        "/review/findings.json?_shape=array", headers=basic("ann", PASSWORDS["ann"])
+    )
+    assert response.status_code == 200
+    assert isinstance(response.json(), list)
+
+
+def test_http_basic_auth_with_a_wrong_password_gets_401(site):
+    response = site.get("/review/findings.json", headers=basic("ann", "wrong-password"))
+    assert response.status_code == 401
+
+
+def test_a_forged_actor_cookie_is_refused(site):
+    forged = {
+        "ds_actor": site.ds.sign({"a": {"id": "mallory", "role": "auditor"}}, "actor")
+    }
+    response = asyncio.run(site.ds.client.get("/review/findings", cookies=forged))
+    assert response.status_code == 401
+
+
+def test_a_removed_account_is_refused_on_its_next_request(county):
+    accounts = county["folder"] / "short-lived.json"
+    accounts.write_bytes(county["accounts"].read_bytes())
+    temporary = Site(county["review"], accounts)
+    assert temporary.get("/review/findings", who="rex").status_code == 200
+
+    accounts_file.remove(accounts, "rex")
+    assert temporary.get("/review/findings", who="rex").status_code == 401
+    assert temporary.get("/review/findings", who="ann").status_code == 200
+
+
+def test_a_changed_role_takes_effect_at_once(county):
+    accounts = county["folder"] / "promoted.json"
+    accounts.write_bytes(county["accounts"].read_bytes())
+    temporary = Site(county["review"], accounts)
+    accounts_file.add(accounts, "rex", "auditor", "a-new-password-1")
+    assert temporary.get("/review/findings", who="rex").status_code == 401
+
+
+def test_no_page_shows_a_password_hash(site, sample):
+    for path in every_page(sample) + ["/-/metadata.json", "/-/metadata"]:
+        response = site.get(path, who="ann")
+        assert "pbkdf2" not in response.text, path
+        assert "password_hash" not in response.text, path
+
+
+# Roles
+
+
+def test_auditors_may_run_sql_of_their_own(site):
+    response = site.get(
+        "/review.json?sql=select+count(*)+as+n+from+events&_shape=array", who="ann"
+    )
+    assert response.status_code == 200
+    assert response.json()[0]["n"] > 0
+
+
+def test_reviewers_may_not_run_sql_of_their_own(site):
+    for path in ("/review.json?sql=select+1", "/review?sql=select+1"):
+        assert site.get(path, who="rex").status_code == 403
+    database_page = site.get("/review", who="rex")
+    assert "Custom SQL query" not in database_page.text
+
+
+def test_reviewers_may_run_every_canned_query(site, sample):
+    for name in QUERIES:
+        response = site.get(
+            f"/review/{name}.json?person_id={sample['person']}", who="rex"
+        )
+        assert response.status_code == 200, name
+
+
+def test_the_events_table_is_for_auditors_when_notes_are_included(notes_site):
+    assert notes_site.get("/review/events", who="rex").status_code == 403
+    assert notes_site.get("/review/events/1.json", who="rex").status_code == 403
+    audited = notes_site.get(
+        "/review/events.json?type=task_completed&_shape=array", who="ann"
+    )
+    assert NOTE_MARK in audited.text
+
+
+def test_reviewers_never_see_note_text(notes_site):
+    person = notes_site.rows(
+        "SELECT person_id FROM events WHERE payload LIKE ? LIMIT 1", (f"%{NOTE_MARK}%",)
+    )[0]["person_id"]
+    claim = notes_site.rows("SELECT claim_id FROM claims LIMIT 1")[0]["claim_id"]
+    pages = [
+        f"/-/cma/person/{person}",
+        f"/-/cma/claim/{claim}",
+        f"/review/person_history?person_id={person}",
+        f"/review/person_history.json?person_id={person}",
+    ]
+    pages += [f"/review/{table}.json" for table in TABLES if table != "events"]
+    for path in pages:
+        response = notes_site.get(path, who="rex")
+        assert response.status_code == 200, path
+        assert NOTE_MARK not in response.text, path
+
+
+def test_the_charts_are_for_auditors(site):
+    for slug, dashboard in DASHBOARDS.items():
+        page = site.get(f"/-/dashboards/{slug}", who="ann")
+        assert page.status_code == 200
+        for chart in dashboard["charts"].values():
+            assert chart["title"] in page.text
+        assert site.get(f"/-/dashboards/{slug}", who="rex").status_code == 403
+
+
+def test_every_chart_query_runs(site):
+    for dashboard in DASHBOARDS.values():
+        for chart in dashboard["charts"].values():
+            sql = re.sub(r"\[\[.*?\]\]", "", chart["query"])
+            assert isinstance(site.rows(sql), list)
+
+
+# Read-only
+
+
+WRITES = [
+    "INSERT INTO findings (rule) VALUES ('X')",
+    "UPDATE billable_days SET amount_cents = 0",
+    "DELETE FROM events",
+    "REPLACE INTO claims (claim_id) VALUES ('X')",
+    "DROP TABLE events",
+    "CREATE TABLE x (a)",
+    "ALTER TABLE events ADD COLUMN x",
+    "ATTACH DATABASE '/tmp/cma-attack.db' AS attack",
+    "PRAGMA writable_schema = 1",
+    "PRAGMA query_only = 0",
+    "VACUUM",
+    "WITH x AS (SELECT 1) INSERT INTO findings (rule) SELECT * FROM x",
+    "SELECT 1; DELETE FROM events",
+]
+
+
+def fingerprint(path: Path) -> tuple[str, dict[str, int]]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    tables = [
+        r[0]
+        for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+    ]
+    counts = {
+        t: conn.execute(f"SELECT count(*) FROM [{t}]").fetchone()[0] for t in tables
+    }
+    conn.close()
+    return hashlib.sha256(path.read_bytes()).hexdigest(), counts
+
+
+def test_no_route_writes_to_the_review_database(site, county, sample):
+    before = fingerprint(county["review"])
+    for sql in WRITES:
+        for path in ("/review.json", "/review"):
+            response = site.get(path, who="ann", params={"sql": sql})
+            assert response.status_code in (400, 403), (sql, path)
+
+    token, cookies = csrf(site)
+    cookies |= site.cookies("ann")
+    targets = every_page(sample) + ADMIN_ROUTES + [f"/review/{q}" for q in QUERIES]
+    for path in targets:
+        for sql in WRITES[:4]:
+            response = asyncio.run(
+                site.ds.client.post(
+                    path, data={"sql": sql, "csrftoken": token}, cookies=cookies
+                )
+            )
+            expected = {"/-/login": 200, "/-/logout": 302}.get(path, 405)
+            assert response.status_code == expected, path
+    for method in ("put", "patch", "delete"):
+        response = asyncio.run(
+            getattr(site.ds.client, method)("/review/events", cookies=cookies)
+        )
+        assert response.status_code == 405, method
+    assert fingerprint(county["review"]) == before
+
+
+def test_no_canned_query_is_writable(site):
+    for name, query in QUERIES.items():
+        assert "write" not in query, name
+    canned = asyncio.run(site.ds.get_canned_queries("review", None))
+    assert not any(q.get("write") for q in canned.values())
+
+
+def test_every_connection_to_the_review_database_is_read_only(site):
+    db = site.ds.get_database("review")
+    assert db.is_mutable
+
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        asyncio.run(db.execute_write("DELETE FROM events"))
+
+    def sneak(conn):
+        conn.execute("PRAGMA query_only = 0")
+        conn.execute("DELETE FROM events")
+
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        asyncio.run(db.execute_fn(sneak))
+
+
+def test_a_snapshot_is_a_complete_immutable_copy(county):
+    live = fingerprint(county["review"])[1]
+    with snapshot(county["review"]) as (copy, inspect_data):
+        assert fingerprint(copy)[1] == live
+        counts = {t: v["count"] for t, v in inspect_data["review"]["tables"].items()}
+        assert counts == live
+
+        frozen = Site(
+            copy, county["accounts"], immutable=True, inspect_data=inspect_data
+        )
+        db = frozen.ds.get_database("review")
+        assert not db.is_mutable
+        assert asyncio.run(db.table_counts()) == live
+        page = frozen.get("/review/events", who="ann")
+        assert page.status_code == 200
+        assert "(snapshot)" in page.text
+        with pytest.raises(AssertionError):
+            asyncio.run(db.execute_write("DELETE FROM events"))
+    assert not copy.exists()
+
+
+def test_a_review_site_of_real_records_needs_accounts(county):
+    with pytest.raises(ServeError, match="accounts"):
+        make_datasette(county["review"], accounts=None)
+
+
+# Explained
+
+
+def test_every_table_view_and_column_has_a_title_and_description(site):
+    schema = site.rows(
+        "SELECT name FROM sqlite_master WHERE type IN ('table', 'view') "
+        "AND name NOT LIKE 'sqlite_%'"
+    )
+    for name in (r["name"] for r in schema):
+        spec = TABLES.get(name)
+        assert spec, f"{name} has no metadata"
+        assert spec["title"] and spec["description"], name
+        columns = [r["name"] for r in site.rows(f"PRAGMA table_info([{name}])")]
+        assert set(spec["columns"]) == set(columns), name
+
+
+def indexed_columns(site: Site, table: str) -> set[str]:
+    """Columns that lead an index, or the primary key."""
+    found = {
+        r["name"] for r in site.rows(f"PRAGMA table_info([{table}])") if r["pk"] == 1
+    }
+    for index in site.rows(f"PRAGMA index_list([{table}])"):
+        first = site.rows(f"PRAGMA index_info([{index['name']}])")[0]
+        found.add(first["name"])
+    return found
+
+
+def test_every_facet_and_default_sort_is_backed_by_an_index(site):
+    views = {
+        r["name"]
+        for r in site.rows("SELECT name FROM sqlite_master WHERE type = 'view'")
+    }
+    for table, spec in TABLES.items():
+        if table in views:
+            continue
+        wanted = set(spec.get("facets", []))
+        wanted |= {spec[k] for k in ("sort", "sort_desc") if k in spec}
+        missing = wanted - indexed_columns(site, table)
+        assert not missing, f"{table}: {missing} not indexed"
+
+
+def test_facets_count_rule_status_program_and_provider(site):
+    checks = {
+        "/review/findings.json?_facet=rule": "rule",
+        "/review/billable_days.json?_facet=status": "status",
+        "/review/enrollments.json?_facet=program": "program",
+        "/review/billable_days.json?_facet=provider_id": "provider_id",
+    }
+    for path, facet in checks.items():
+        data = site.get(path, who="rex").json()
+        assert data["facet_results"][facet]["results"], path
+
+
+def test_every_table_page_shows_its_title_and_description(site):
+    for table, spec in TABLES.items():
+        for who in ("ann", "rex"):
+            page = site.get(f"/review/{table}", who=who)
+            assert page.status_code == 200, (table, who)
+            text = html.unescape(page.text)
+            assert spec["title"] in text, table
+            assert spec["description"] in text, table
+
+
+def test_every_canned_query_returns_rows(site, sample):
+    for name in QUERIES:
+        data = site.get(
+            f"/review/{name}.json?_shape=objects&person_id={sample['person']}",
+            who="ann",
+        ).json()
+        assert data["rows"], name
+
+
+def test_amounts_are_shown_in_dollars(site):
+    page = site.get("/review/billable_days?status=billable", who="rex")
+    assert re.search(r"\$\d+\.\d\d", page.text)
+
+
+def test_billable_days_and_findings_link_to_their_events_and_explanations(site):
+    for table in ("billable_days", "findings"):
+        page = site.get(f"/review/{table}", who="rex")
+        assert re.search(r'href="/review/events\?position__in=[\d,]+"', page.text), (
+            table
+        )
+        assert 'href="/-/cma/claim/' in page.text, table
+        assert 'href="/-/cma/person/' in page.text, table
+
+
+def test_the_position_links_open_exactly_those_events(site):
+    row = site.rows("SELECT positions FROM findings LIMIT 1")[0]
+    positions = json.loads(row["positions"])
+    chosen = ",".join(map(str, positions))
+    events = site.get(
+        f"/review/events.json?_shape=array&position__in={chosen}", who="rex"
+    ).json()
+    assert [e["position"] for e in events] == positions
+
+
+# The plugin's own pages
+
+
+def test_a_persons_timeline_lists_every_event_about_them_in_order(site, sample):
+    person = sample["person"]
+    page = site.get(f"/-/cma/person/{person}", who="rex")
+    assert page.status_code == 200
+    expected = [
+        r["position"]
+        for r in site.rows(
+            "SELECT position FROM events WHERE person_id = ? ORDER BY position",
+            (person,),
+        )
+    ]
+    shown = [int(p) for p in re.findall(r'<tr id="event-(\d+)"', page.text)]
+    assert shown == expected
+
+
+def test_a_persons_timeline_puts_the_billing_outcome_beside_the_days(site, sample):
+    person = sample["person"]
+    page = site.get(f"/-/cma/person/{person}", who="rex")
+    claims = site.rows(
+        "SELECT claim_id, status FROM billable_days WHERE person_id = ?", (person,)
+    )
+    for claim in claims:
+        assert f'/-/cma/claim/{claim["claim_id"]}"' in page.text
+    assert re.search(
+        r'class="status-(billable|not_billable|partially_billable)"', page.text
+    )
+
+
+def test_the_claim_page_walks_every_rule_with_its_verdict(site, sample):
+    claim = sample["cut_claim"]
+    reasons = json.loads(
+        site.rows("SELECT reasons FROM billable_days WHERE claim_id = ?", (claim,))[0][
+            "reasons"
+        ]
+    )
+    page = site.get(f"/-/cma/claim/{claim}", who="rex")
+    assert page.status_code == 200
+    sections = re.findall(
+        r'<section class="cma-step (applies|clear)" id="([A-Z-]+)"', page.text
+    )
+    assert [rule for _, rule in sections] == [
+        "CMA-AUTH",
+        "CMA-NOT-CM",
+        "CMA-DUP",
+        "CMA-SAME-DAY",
+        "CMA-ENROLLED",
+        "CMA-CDCS",
+        "CMA-INTEREST",
+        "CMA-SUPERVISION",
+        "CMA-QUALIFIED",
+        "CMA-UNITS-DOC",
+        "CMA-UNITS-AUTH",
+    ]
+    assert {rule for verdict, rule in sections if verdict == "applies"} == set(reasons)
+
+
+def test_the_claim_page_of_a_billable_claim_finds_nothing_against_it(site, sample):
+    page = site.get(f"/-/cma/claim/{sample['paid_claim']}", who="rex")
+    assert "cma-step applies" not in page.text
+    assert "Billable:" in page.text
+
+
+def test_every_claim_page_renders(site):
+    for row in site.rows("SELECT claim_id FROM claims"):
+        assert site.get(f"/-/cma/claim/{row['claim_id']}", who="rex").status_code == 200
+
+
+def test_an_unknown_person_or_claim_is_404(site):
+    assert site.get("/-/cma/person/nobody", who="ann").status_code == 404
+    assert site.get("/-/cma/claim/nothing", who="ann").status_code == 404
+
+
+def test_the_footer_shows_the_ledger_position(site):
+    position = site.rows("SELECT position FROM _projection")[0]["position"]
+    page = site.get("/review/findings", who="rex")
+    assert f"at ledger position {position}" in page.text
+
+
+# The demo
+
+
+def test_the_demo_site_is_open_and_marked_synthetic_on_every_page(county, sample):
+    demo = Site(county["review"], accounts=None, synthetic=True)
+    for path in every_page(sample):
+        page = demo.get(path)
+        assert page.status_code == 200, path
+        if "json" not in path:
+            assert "synthetic.css" in page.text, path
+            assert "SYNTHETIC DATA" in page.text, path
+
+
+# The command line
+
+
+def test_serve_refuses_to_start_without_an_account(county):
+    result = CliRunner().invoke(
+        main,
+        [
+            "--ledger",
+            str(county["ledger"]),
+            "--review",
+            str(county["review"]),
+            "serve",
+            "--accounts",
+            str(county["folder"] / "none.json"),
+        ],
+    )
+    assert result.exit_code != 0
+    assert "user add" in result.output
+
+
+def test_user_add_keeps_only_a_hash_readable_by_its_owner(county):
+    text = county["accounts"].read_text()
+    for password in PASSWORDS.values():
+        assert password not in text
+    assert "pbkdf2_sha256$" in text
+    assert county["accounts"].stat().st_mode & 0o777 == 0o600
+
+
+def test_user_add_refuses_short_passwords_and_unknown_roles(county):
+    base = ["--ledger", str(county["ledger"]), "user", "add"]
+    short = CliRunner().invoke(
+        main, [*base, "sam", "--role", "auditor", "--password-stdin"], input="short\n"
+    )
+    assert short.exit_code != 0 and "at least" in short.output
+    role = CliRunner().invoke(
+        main,
+        [*base, "sam", "--role", "admin", "--password-stdin"],
+        input="long-enough-pw\n",
+    )
+    assert role.exit_code != 0
+    root = CliRunner().invoke(
+        main,
+        [*base, "root", "--role", "auditor", "--password-stdin"],
+        input="long-enough-pw\n",
+    )
+    assert root.exit_code != 0
