@@ -70,7 +70,7 @@ def build(persons: int, days: int, seed: int) -> Path:
     return review
 
 
-def pick(review: Path) -> dict[str, str]:
+def pick(review: Path) -> dict[str, str | None]:
     conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True)
     try:
         events = conn.execute("SELECT count(*) FROM events").fetchone()[0]
@@ -79,14 +79,14 @@ def pick(review: Path) -> dict[str, str]:
             "GROUP BY person_id ORDER BY count(*) DESC LIMIT 1"
         ).fetchone()[0]
         claim = conn.execute(
-            "SELECT claim_id FROM billable_days WHERE reasons != '[]' LIMIT 1"
-        ).fetchone()[0]
+            "SELECT claim_id FROM billable_days ORDER BY reasons = '[]' LIMIT 1"
+        ).fetchone()
     finally:
         conn.close()
-    return {"events": str(events), "person": person, "claim": claim}
+    return {"events": str(events), "person": person, "claim": claim and claim[0]}
 
 
-def pages(sample: dict[str, str]) -> list[tuple[str, str]]:
+def pages(sample: dict[str, str | None]) -> list[tuple[str, str]]:
     found = [(f"table {t}", f"/review/{t}") for t in TABLES]
     found += [
         (f"query {q}", f"/review/{q}?person_id={sample['person']}") for q in QUERIES
@@ -99,10 +99,11 @@ def pages(sample: dict[str, str]) -> list[tuple[str, str]]:
             )
     found += [
         ("page person timeline", f"/-/cma/person/{sample['person']}"),
-        ("page claim why", f"/-/cma/claim/{sample['claim']}"),
         ("facets findings by rule", "/review/findings?_facet=rule&_facet=subject_type"),
         ("filter events of a person", f"/review/events?person_id={sample['person']}"),
     ]
+    if sample["claim"]:
+        found.append(("page claim why", f"/-/cma/claim/{sample['claim']}"))
     return found
 
 

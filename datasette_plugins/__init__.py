@@ -10,7 +10,7 @@ from datasette_plugins.access import (
     permission_allowed,
     prepare_connection,
 )
-from datasette_plugins.cells import render_cell
+from datasette_plugins.cells import render_cell, startup
 from datasette_plugins.chrome import extra_css_urls, extra_template_vars, menu_links
 from datasette_plugins.pages import register_routes
 
@@ -24,4 +24,5 @@ __all__ = [
     "prepare_connection",
     "register_routes",
     "render_cell",
+    "startup",
 ]

@@ -14,7 +14,7 @@ Three locks, each enough on its own for what it guards:
 
 from __future__ import annotations
 
-import html
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,6 +47,7 @@ WRITE_ACTIONS = frozenset(
 )
 
 _live_accounts: dict[str, LiveAccounts] = {}
+_site_settings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True)
@@ -57,13 +58,16 @@ class SiteSettings:
 
     @classmethod
     def of(cls, datasette) -> SiteSettings:
-        config = datasette.plugin_config(PLUGIN) or {}
-        accounts = config.get("accounts")
-        return cls(
-            sign_in=bool(config.get("sign_in", True)),
-            accounts=Path(accounts) if accounts else None,
-            synthetic=bool(config.get("synthetic", False)),
-        )
+        """Read once per Datasette: its metadata does not change while it runs."""
+        if datasette not in _site_settings:
+            config = datasette.plugin_config(PLUGIN) or {}
+            accounts = config.get("accounts")
+            _site_settings[datasette] = cls(
+                sign_in=bool(config.get("sign_in", True)),
+                accounts=Path(accounts) if accounts else None,
+                synthetic=bool(config.get("synthetic", False)),
+            )
+        return _site_settings[datasette]
 
     def live_accounts(self) -> LiveAccounts | None:
         if self.accounts is None:
@@ -114,7 +118,7 @@ def refusal(scope) -> Response:
             "<!DOCTYPE html><html><head><title>Sign in required</title></head>"
             "<body><h1>Sign in required</h1><p>This review site shows case records "
             "to signed-in auditors and reviewers only.</p>"
-            f'<p><a href="{html.escape("/-/login")}">Sign in</a></p></body></html>'
+            '<p><a href="/-/login">Sign in</a></p></body></html>'
         )
         return Response.html(body, status=403, headers={"cache-control": "no-store"})
     return Response.text(

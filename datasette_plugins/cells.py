@@ -2,21 +2,30 @@
 
 Every billable day and finding links to the events in its `positions`, every
 claim to the page that explains it, and every person to their timeline.
+
+`render_cell` runs for every cell of every page, a thousand rows on a canned
+query, so links are built with f-strings over `escape`d parts: `Markup.format`
+goes through `string.Formatter` and cost more than the rest of the page.
 """
 
 from __future__ import annotations
 
 import json
+import types
+import weakref
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from datasette import hookimpl
 from datasette.utils import tilde_encode
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from datasette_plugins.access import REVIEW_DATABASE
 
 MONEY_TEXT_COLUMNS = frozenset({"rate"})
+MARKDOWN_PLUGIN = "datasette_render_markdown"
+
+_table_urls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def dollars_from_cents(cents: int) -> str:
@@ -49,8 +58,16 @@ def field(row, name: str) -> Any:
 
 
 def link(href: str, text: Any, title: str | None = None) -> Markup:
-    extra = Markup(' title="{}"').format(title) if title else ""
-    return Markup('<a href="{}"{}>{}</a>').format(href, extra, text)
+    extra = f' title="{escape(title)}"' if title else ""
+    return Markup(f'<a href="{escape(href)}"{extra}>{escape(text)}</a>')
+
+
+def table_url(datasette, table: str) -> str:
+    """A review table's address, remembered: links are built for every cell."""
+    urls = _table_urls.setdefault(datasette, {})
+    if table not in urls:
+        urls[table] = datasette.urls.table(REVIEW_DATABASE, table)
+    return urls[table]
 
 
 def claim_url(datasette, claim_id: str) -> str:
@@ -62,11 +79,11 @@ def person_url(datasette, person_id: str) -> str:
 
 
 def task_url(datasette, task_id: str) -> str:
-    return datasette.urls.row(REVIEW_DATABASE, "tasks", tilde_encode(task_id))
+    return f"{table_url(datasette, 'tasks')}/{tilde_encode(task_id)}"
 
 
 def events_url(datasette, positions: list[int]) -> str:
-    base = datasette.urls.table(REVIEW_DATABASE, "events")
+    base = table_url(datasette, "events")
     if len(positions) == 1:
         return f"{base}/{positions[0]}"
     return f"{base}?position__in={','.join(str(p) for p in positions)}"
@@ -74,14 +91,16 @@ def events_url(datasette, positions: list[int]) -> str:
 
 def position_links(datasette, positions: list) -> Markup:
     positions = [int(p) for p in positions]
-    links = Markup(", ").join(
-        link(events_url(datasette, [p]), p, f"event {p}") for p in positions
+    base = escape(table_url(datasette, "events"))
+    links = ", ".join(
+        f'<a href="{base}/{p}" title="event {p}">{p}</a>' for p in positions
     )
     if len(positions) > 1:
-        links += Markup(" ") + link(
-            events_url(datasette, positions), "(all)", "all these events"
+        every = ",".join(map(str, positions))
+        links += (
+            f' <a href="{base}?position__in={every}" title="all these events">(all)</a>'
         )
-    return links
+    return Markup(links)
 
 
 def readable_payload(data: dict, datasette, separator: str = "<br>") -> Markup:
@@ -99,8 +118,8 @@ def readable_payload(data: dict, datasette, separator: str = "<br>") -> Markup:
             shown = "yes" if value else "no"
         else:
             shown = value
-        lines.append(Markup("<b>{}</b>: {}").format(key.replace("_", " "), shown))
-    return Markup(separator).join(lines)
+        lines.append(f"<b>{escape(key.replace('_', ' '))}</b>: {escape(shown)}")
+    return Markup(separator.join(lines))
 
 
 @hookimpl
@@ -118,7 +137,7 @@ def render_cell(row, value, column, table, database, datasette):
         rules = json_list(value)
         if rules is None:
             return None
-        base = datasette.urls.table(REVIEW_DATABASE, "findings")
+        base = table_url(datasette, "findings")
         claim = field(row, "claim_id")
         chips = [
             link(f"{base}?rule={r}" + (f"&subject_id={claim}" if claim else ""), r)
@@ -151,6 +170,38 @@ def render_cell(row, value, column, table, database, datasette):
             return None
         return Markup(", ").join(link(task_url(datasette, t), t) for t in ids)
     if column == "stream_id" and isinstance(value, str):
-        base = datasette.urls.table(REVIEW_DATABASE, "events")
+        base = table_url(datasette, "events")
         return link(f"{base}?stream_id={value}", value, "every event of this subject")
     return None
+
+
+@hookimpl
+def startup(datasette):
+    keep_markdown_out_of_cells()
+
+
+def keep_markdown_out_of_cells() -> None:
+    """Take datasette-render-markdown's cell hook out, keep the rest of it.
+
+    It comes with datasette-dashboards, which uses its template function and tag.
+    Its cell hook looks for `*_markdown` columns (there are none here) by merging
+    Datasette's metadata afresh for every cell: a quarter of a canned query page.
+    """
+    from datasette.plugins import pm
+
+    for name, plugin in pm.list_name_plugin():
+        if getattr(plugin, "__name__", None) != MARKDOWN_PLUGIN:
+            continue
+        hooks = {
+            caller.name: impl.function
+            for caller in pm.get_hookcallers(plugin) or []
+            if caller.name != "render_cell"
+            for impl in caller.get_hookimpls()
+            if impl.plugin is plugin
+        }
+        if len(hooks) == len(pm.get_hookcallers(plugin) or []):
+            return
+        without_cells = types.ModuleType(MARKDOWN_PLUGIN)
+        vars(without_cells).update(hooks)
+        pm.unregister(plugin)
+        pm.register(without_cells, name)

@@ -7,21 +7,21 @@ from datasette import hookimpl
 from datasette_plugins.access import PLUGIN, REVIEW_DATABASE, SiteSettings
 
 
-async def review_position(datasette) -> int | None:
-    db = datasette.databases.get(REVIEW_DATABASE)
-    if db is None:
-        return None
-    result = await db.execute("SELECT position FROM _projection WHERE name = 'review'")
-    return result.rows[0][0] if result.rows else None
+async def tracking(db) -> dict:
+    """The review database's `_projection` row: its position, and a replay's cut."""
+    result = await db.execute("SELECT * FROM _projection WHERE name = 'review'")
+    return dict(result.rows[0]) if result.rows else {}
 
 
 @hookimpl
 def extra_template_vars(datasette):
     async def inner():
         db = datasette.databases.get(REVIEW_DATABASE)
+        found = await tracking(db) if db is not None else {}
         return {
             "cma_synthetic": SiteSettings.of(datasette).synthetic,
-            "cma_position": await review_position(datasette),
+            "cma_position": found.get("position"),
+            "cma_replay": found.get("cut"),
             "cma_snapshot": db is not None and not db.is_mutable,
         }
 

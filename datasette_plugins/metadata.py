@@ -301,6 +301,42 @@ TABLES: dict[str, dict[str, Any]] = {
             "position": "Position of claim_submitted",
         },
     },
+    "billing_by_month": {
+        "title": "Billing by month",
+        "description": "Per month of service and provider: live claims, billable "
+        "days, units and the amount that may be paid, added up from billable days "
+        "when the review database is brought up to date. Voided claims are left out.",
+        "sort": "month",
+        "facets": ["provider_id"],
+        "columns": {
+            "month": "The month of service, YYYY-MM",
+            "provider_id": "The provider that billed",
+            "claims": "Live (not voided) claims",
+            "billable_days": "Claims billable or partially billable",
+            "claimed_units": "Units claimed",
+            "billable_units": "Units that may be paid",
+            "amount_cents": "The amount that may be paid (shown in dollars)",
+        },
+    },
+    "same_day_claims": {
+        "title": "Same-day claims",
+        "description": "Every live claim that shares its person and service date "
+        "with another live claim; only the first recorded can be paid (CMA-DUP, "
+        "CMA-SAME-DAY).",
+        "sort": "service_date",
+        "facets": ["provider_id", "status"],
+        "columns": {
+            "claim_id": "The claim (opens the rule-by-rule explanation)",
+            "person_id": PERSON,
+            "service_date": "The day of service the claims share",
+            "provider_id": "The provider that billed it",
+            "procedure_code": "The procedure code billed",
+            "position": "Position of claim_submitted: the lowest was recorded first",
+            "status": "The claim's outcome, as in billable days",
+            "reasons": "Billing rule ids that apply",
+            "amount_cents": "The amount that may be paid (shown in dollars)",
+        },
+    },
     "_projection": {
         "title": "Projection status",
         "description": "The ledger position this review database reflects.",
@@ -309,6 +345,10 @@ TABLES: dict[str, dict[str, Any]] = {
             "position": "The last ledger position applied",
             "schema_version": "The review database's schema version",
             "include_notes": "1 if confidential task notes were copied in",
+            "layout": "A digest of the tables' layout; a database with another "
+            "layout is rebuilt, not caught up",
+            "cut": "For a replay, the events it keeps (e.g. until-position 50); "
+            "empty when the database follows the ledger",
         },
     },
 }
@@ -337,28 +377,17 @@ QUERIES: dict[str, dict[str, Any]] = {
         "title": "Amounts billable per month and provider",
         "description": "Per month of service and provider: claims, billable days "
         "and the amount that may be paid. Voided claims are left out.",
-        "sql": "SELECT substr(service_date, 1, 7) AS month, provider_id, "
-        "count(*) AS claims, "
-        "sum(status IN ('billable', 'partially_billable')) AS billable_days, "
-        "sum(claimed_units) AS claimed_units, sum(billable_units) AS billable_units, "
-        "sum(amount_cents) AS amount_cents FROM billable_days "
-        "WHERE status != 'voided' GROUP BY month, provider_id "
-        "ORDER BY month, provider_id",
+        "sql": "SELECT month, provider_id, claims, billable_days, claimed_units, "
+        "billable_units, amount_cents FROM billing_by_month ORDER BY month, provider_id",
     },
     "same_day_conflicts": {
         "title": "Same-day conflicts",
         "description": "Persons with more than one live claim on one service date, "
         "with each claim's provider and outcome; only the first recorded can be "
         "paid (CMA-DUP, CMA-SAME-DAY).",
-        "sql": "WITH shared_days AS (SELECT person_id, service_date FROM claims "
-        "WHERE voided_on IS NULL GROUP BY person_id, service_date "
-        "HAVING count(*) > 1) "
-        "SELECT c.person_id, c.service_date, c.claim_id, c.provider_id, "
-        "c.procedure_code, c.position, b.status, b.reasons, b.amount_cents "
-        "FROM shared_days d JOIN claims c ON c.person_id = d.person_id "
-        "AND c.service_date = d.service_date "
-        "JOIN billable_days b ON b.claim_id = c.claim_id "
-        "WHERE c.voided_on IS NULL ORDER BY c.service_date, c.person_id, c.position",
+        "sql": "SELECT person_id, service_date, claim_id, provider_id, "
+        "procedure_code, position, status, reasons, amount_cents FROM same_day_claims "
+        "ORDER BY service_date, person_id, position",
     },
     "person_history": {
         "title": "A person's history",
@@ -396,9 +425,8 @@ DASHBOARDS: dict[str, Any] = {
             "amount-by-month": {
                 "title": "Billable amount per month, by provider (dollars)",
                 "db": REVIEW_DATABASE,
-                "query": f"SELECT {MONTH}, provider_id, sum(amount_cents) AS "
-                "amount_cents FROM billable_days WHERE status != 'voided' "
-                f"{PROVIDER_FILTER} GROUP BY month, provider_id ORDER BY month",
+                "query": "SELECT month, provider_id, amount_cents "
+                f"FROM billing_by_month WHERE TRUE {PROVIDER_FILTER} ORDER BY month",
                 "library": "vega-lite",
                 "display": {
                     "transform": [
@@ -424,9 +452,8 @@ DASHBOARDS: dict[str, Any] = {
             "days-by-month": {
                 "title": "Billable days per month, by provider",
                 "db": REVIEW_DATABASE,
-                "query": f"SELECT {MONTH}, provider_id, count(*) AS days "
-                "FROM billable_days WHERE status IN ('billable', 'partially_billable') "
-                f"{PROVIDER_FILTER} GROUP BY month, provider_id ORDER BY month",
+                "query": "SELECT month, provider_id, billable_days AS days "
+                f"FROM billing_by_month WHERE TRUE {PROVIDER_FILTER} ORDER BY month",
                 "library": "vega-lite",
                 "display": {
                     "mark": {"type": "bar", "tooltip": True},

@@ -2,22 +2,34 @@
 
 The database is always named `review` in URLs, whatever its file is called, so
 links, bookmarks and the auditor guide stay valid.
+
+By default the site reads a snapshot: a checkpointed copy of the review
+database, opened immutable and counted once, so no page counts a million rows
+again. A watcher looks at the review database every few seconds and, when its
+projection has moved on (or a rebuild swapped in a new file), takes a new
+snapshot and swaps it in. `live` serves the file itself instead; `frozen` takes
+one snapshot and keeps it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import itertools
 import logging
 import os
+import signal
 import sqlite3
 import tempfile
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from datasette.app import Database, Datasette
-from datasette.cli import inspect_
 
 from datasette_plugins import accounts as accounts_file
 from datasette_plugins.access import REVIEW_DATABASE
@@ -32,6 +44,16 @@ SETTINGS: dict[str, Any] = {
     "allow_download": False,
     "max_returned_rows": 1000,
 }
+
+Mode = Literal["snapshot", "frozen", "live"]
+MODES: tuple[Mode, ...] = ("snapshot", "frozen", "live")
+# How often the watcher looks at the review database, in seconds.
+LOOK_EVERY = 2.0
+# Snapshots take at most this share of the time: one that took 3 s is followed
+# by the next no sooner than 30 s later.
+SNAPSHOT_SHARE = 0.1
+# How long a replaced snapshot stays open for the requests still reading it.
+RETIRE_AFTER = 60.0
 
 
 class ServeError(RuntimeError):
@@ -50,6 +72,33 @@ def notes_included(review: Path) -> bool:
     finally:
         conn.close()
     return bool(row and row[0])
+
+
+class SnapshotDatabase(Database):
+    """An immutable snapshot that reads through connections of its own.
+
+    Datasette keeps one connection per thread and database name; a snapshot
+    swapped in under the same name must not be read through its predecessor's.
+    """
+
+    def __init__(self, ds: Datasette, path: Path) -> None:
+        super().__init__(ds, path=str(path), is_mutable=False)
+        self._connections = threading.local()
+
+    async def execute_fn(self, fn):
+        if self.ds.executor is None:
+            return await super().execute_fn(fn)
+
+        def in_thread():
+            conn = getattr(self._connections, "conn", None)
+            if conn is None:
+                conn = self.connect()
+                self.ds._prepare_connection(conn, self.name)
+                self._connections.conn = conn
+            return fn(conn)
+
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.ds.executor, in_thread)
 
 
 def make_datasette(
@@ -71,7 +120,7 @@ def make_datasette(
     sign_in = accounts is not None
     config = metadata(
         sign_in=sign_in,
-        accounts_path=str(accounts) if accounts else None,
+        accounts_path=str(accounts.resolve()) if accounts else None,
         auth_passwords=(
             accounts_file.auth_passwords_config(accounts_file.load(accounts))
             if accounts
@@ -89,29 +138,192 @@ def make_datasette(
         secret=os.environ.get("DATASETTE_SECRET"),
     )
     ds.remove_database("_memory")
-    ds.add_database(
-        Database(ds, path=str(review), is_mutable=not immutable), name=REVIEW_DATABASE
-    )
+    if immutable:
+        ds.add_database(SnapshotDatabase(ds, review), name=REVIEW_DATABASE)
+    else:
+        ds.add_database(Database(ds, path=str(review)), name=REVIEW_DATABASE)
     return ds
 
 
-@contextmanager
-def snapshot(review: Path) -> Iterator[tuple[Path, dict]]:
-    """A checkpointed copy of the review database and its `datasette inspect` data.
+@dataclass(frozen=True)
+class Snapshot:
+    """A checkpointed copy of the review database, and what it was copied from."""
+
+    path: Path
+    source: tuple[int, int]  # the review file's inode, and the copy's position
+    inspect_data: dict
+    took: float  # seconds
+
+
+def looked_at(review: Path) -> tuple[int, int] | None:
+    """The review database's file (a rebuild swaps in a new one) and position."""
+    try:
+        inode = review.stat().st_ino
+        conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True)
+    except (OSError, sqlite3.Error):
+        return None
+    try:
+        row = conn.execute(
+            "SELECT position FROM _projection WHERE name = 'review'"
+        ).fetchone()
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+    return (inode, row[0]) if row else None
+
+
+def inspect(copy: Path) -> dict:
+    """What `datasette inspect` says of a file, without hashing it: the row counts."""
+    conn = sqlite3.connect(f"file:{copy}?immutable=1", uri=True)
+    try:
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table'"
+            )
+        ]
+        counts = {
+            table: conn.execute(f"SELECT count(*) FROM [{table}]").fetchone()[0]
+            for table in tables
+        }
+    finally:
+        conn.close()
+    return {
+        REVIEW_DATABASE: {
+            "hash": None,
+            "size": copy.stat().st_size,
+            "file": str(copy),
+            "tables": {table: {"count": count} for table, count in counts.items()},
+        }
+    }
+
+
+_numbers = itertools.count(1)
+
+
+def take_snapshot(review: Path, folder: Path) -> Snapshot:
+    """Copy the review database into `folder` and count its tables.
 
     An immutable file is read without its -wal, so the copy is made with
     VACUUM INTO, which writes every committed page into one standalone file.
     """
+    started = time.perf_counter()
+    inode = review.stat().st_ino
+    copy = folder / f"{REVIEW_DATABASE}-{next(_numbers)}.db"
+    conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True)
+    try:
+        conn.execute("VACUUM INTO ?", (str(copy),))
+    finally:
+        conn.close()
+    copied = sqlite3.connect(f"file:{copy}?immutable=1", uri=True)
+    try:
+        (position,) = copied.execute(
+            "SELECT position FROM _projection WHERE name = 'review'"
+        ).fetchone()
+    finally:
+        copied.close()
+    inspect_data = inspect(copy)
+    took = time.perf_counter() - started
+    log.info("snapshot of %s at position %s taken in %.1fs", review, position, took)
+    return Snapshot(copy, (inode, position), inspect_data, took)
+
+
+@contextmanager
+def snapshot(review: Path) -> Iterator[tuple[Path, dict]]:
+    """A checkpointed copy of the review database and its inspect data."""
     with tempfile.TemporaryDirectory(prefix="cma-snapshot-") as folder:
-        copy = Path(folder) / f"{REVIEW_DATABASE}.db"
-        conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True)
-        try:
-            conn.execute("VACUUM INTO ?", (str(copy),))
-        finally:
-            conn.close()
-        inspect_data = asyncio.run(inspect_([str(copy)], []))
-        log.info("snapshot of %s taken into %s", review, copy)
-        yield copy, inspect_data
+        taken = take_snapshot(review, Path(folder))
+        yield taken.path, taken.inspect_data
+
+
+def swap_in(ds: Datasette, taken: Snapshot) -> Database:
+    """Serve `taken` from now on; returns the database it replaced."""
+    old = ds.get_database(REVIEW_DATABASE)
+    ds.inspect_data = taken.inspect_data
+    ds.remove_database(REVIEW_DATABASE)
+    ds.add_database(SnapshotDatabase(ds, taken.path), name=REVIEW_DATABASE)
+    return old
+
+
+class SnapshotWatcher:
+    """Keeps a Datasette on a recent snapshot of the review database."""
+
+    def __init__(
+        self, ds: Datasette, review: Path, folder: Path, current: Snapshot
+    ) -> None:
+        self.ds = ds
+        self.review = review
+        self.folder = folder
+        self.current = current
+        self.notes = notes_included(current.path)
+        self.taken_at = time.monotonic()
+        self.refused: tuple[int, int] | None = None
+        self.retiring: list[tuple[float, Database]] = []
+
+    async def run(self, every: float = LOOK_EVERY) -> None:
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await self.refresh()
+            except Exception:
+                log.exception(
+                    "could not take a new snapshot of %s; still serving position %s",
+                    self.review,
+                    self.current.source[1],
+                )
+
+    async def refresh(self) -> bool:
+        """Swap in a new snapshot if the review database moved on; True if so."""
+        self.retire(time.monotonic())
+        now = await asyncio.to_thread(looked_at, self.review)
+        if now is None or now in (self.current.source, self.refused):
+            return False
+        if time.monotonic() - self.taken_at < self.current.took / SNAPSHOT_SHARE:
+            return False
+        taken = await asyncio.to_thread(take_snapshot, self.review, self.folder)
+        self.taken_at = time.monotonic()
+        if notes_included(taken.path) != self.notes:
+            log.warning(
+                "%s now %s task notes: restart serve to show it",
+                self.review,
+                "holds" if not self.notes else "leaves out",
+            )
+            self.refused = taken.source
+            taken.path.unlink()
+            return False
+        old = swap_in(self.ds, taken)
+        self.retiring.append((time.monotonic() + RETIRE_AFTER, old))
+        self.current = taken
+        return True
+
+    def retire(self, now: float, everything: bool = False) -> None:
+        """Close and delete the snapshots replaced long enough ago."""
+        keep = []
+        for due, old in self.retiring:
+            if everything or due <= now:
+                old.close()
+                with contextlib.suppress(FileNotFoundError):
+                    Path(old.path).unlink()
+            else:
+                keep.append((due, old))
+        self.retiring = keep
+
+
+async def run_server(server, watcher: SnapshotWatcher | None) -> None:
+    watching = asyncio.create_task(watcher.run()) if watcher else None
+    try:
+        await server.serve()
+    finally:
+        if watching:
+            watching.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watching
+
+
+def leave_on_sigterm(signum, frame) -> None:
+    """Exit through Python, so the snapshot folder is removed on the way out."""
+    raise SystemExit(128 + signum)
 
 
 def serve(
@@ -121,19 +333,33 @@ def serve(
     *,
     accounts: Path | None = None,
     synthetic: bool = False,
-    use_snapshot: bool = False,
+    mode: Mode = "snapshot",
 ) -> None:
     import uvicorn
 
+    if mode not in MODES:
+        msg = f"unknown serving mode {mode!r}: one of {', '.join(MODES)}"
+        raise ServeError(msg)
     with ExitStack() as stack:
-        path, inspect_data = review, None
-        if use_snapshot:
-            path, inspect_data = stack.enter_context(snapshot(review))
-        ds = make_datasette(
-            path,
-            accounts=accounts,
-            synthetic=synthetic,
-            immutable=use_snapshot,
-            inspect_data=inspect_data,
-        )
-        uvicorn.run(ds.app(), host=host, port=port, log_level="warning")
+        watcher = None
+        if mode == "live":
+            ds = make_datasette(review, accounts=accounts, synthetic=synthetic)
+        else:
+            folder = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="cma-snapshot-"))
+            )
+            first = take_snapshot(review, folder)
+            ds = make_datasette(
+                first.path,
+                accounts=accounts,
+                synthetic=synthetic,
+                immutable=True,
+                inspect_data=first.inspect_data,
+            )
+            if mode == "snapshot":
+                watcher = SnapshotWatcher(ds, review, folder, first)
+                stack.callback(watcher.retire, 0.0, everything=True)
+        config = uvicorn.Config(ds.app(), host=host, port=port, log_level="warning")
+        previous = signal.signal(signal.SIGTERM, leave_on_sigterm)
+        stack.callback(signal.signal, signal.SIGTERM, previous)
+        asyncio.run(run_server(uvicorn.Server(config), watcher))

@@ -12,18 +12,55 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ledger import feed, keys
+from ledger import feed, keys, paths
 from ledger.state import State
 from ledger.store import ChainedRecorder, Ledger, new_event, open_history
+
+if TYPE_CHECKING:
+    from projections.runner import Projector
 
 log = logging.getLogger("cma_ledger")
 
 
 class LedgerError(click.ClickException):
     """A failure the user can act on: printed without a traceback."""
+
+
+class LedgerCommands(click.Group):
+    """No traceback reaches the user: unexpected failures become one plain line.
+
+    The message names the kind of failure only; a record's content (a task note
+    say) could sit in an exception's text, so details go to the log with -v.
+    """
+
+    def invoke(self, ctx: click.Context):  # type: ignore[no-untyped-def]
+        from eventsourcing.persistence import PersistenceError
+
+        try:
+            return super().invoke(ctx)
+        except (click.ClickException, click.exceptions.Exit, click.Abort):
+            raise
+        except (sqlite3.DatabaseError, PersistenceError) as e:
+            log.debug("database failure", exc_info=True)
+            msg = (
+                f"a database could not be read or written ({e}); if the ledger is "
+                "damaged, 'cma-ledger verify' names where"
+            )
+            raise LedgerError(msg) from e
+        except OSError as e:
+            log.debug("file failure", exc_info=True)
+            raise LedgerError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
+        except Exception as e:
+            log.info("unexpected failure", exc_info=True)
+            msg = (
+                f"unexpected failure ({type(e).__name__}); the command stopped. "
+                "Run with -v to log the details."
+            )
+            raise LedgerError(msg) from e
 
 
 @contextmanager
@@ -37,13 +74,19 @@ def writer_lock(ledger_path: Path) -> Iterator[None]:
         os.close(folder)
 
 
-def open_ledger(path: Path, create: bool = False) -> Ledger:
+def open_ledger(path: Path, create: bool = False, read_only: bool = False) -> Ledger:
+    """Open the ledger; `read_only` also opens a copy in a read-only folder."""
     if not create and not path.exists():
         raise LedgerError(f"no ledger at {path}; import a feed first")
+    try:
+        paths.check_ledger(path)
+    except paths.PathError as e:
+        raise LedgerError(str(e)) from e
     context = click.get_current_context(silent=True)
     key_file = (context.find_root().obj or {}).get("key_file") if context else None
+    where: str | Path = paths.read_uri(path) if read_only else path
     try:
-        return Ledger(path, keys.resolve_key(key_file))
+        return Ledger(where, keys.resolve_key(key_file))
     except keys.CipherKeyError as e:
         raise LedgerError(str(e)) from e
     except Exception as e:  # the store's own errors carry no advice
@@ -57,7 +100,7 @@ def load_state(ledger: Ledger) -> State:
     return state
 
 
-@click.group()
+@click.group(cls=LedgerCommands)
 @click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
               envvar="CMA_LEDGER", default="cma-ledger.db", show_default=True,
               help="The event store (SQLite file).")
@@ -77,6 +120,10 @@ def main(ctx: click.Context, ledger_path: Path, review_path: Path,
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    for path in (ledger_path, review_path):
+        if not path.absolute().parent.is_dir():
+            folder = path.absolute().parent
+            raise LedgerError(f"no folder {folder} for {path}; create it first")
     ctx.obj = {"ledger": ledger_path, "review": review_path, "key_file": key_file}
 
 
@@ -84,7 +131,7 @@ def main(ctx: click.Context, ledger_path: Path, review_path: Path,
 @click.argument("file", type=click.File("rb"))
 @click.option("--include-notes", is_flag=True, default=None,
               help="Copy confidential task notes into the review database.")
-@click.option("--max-errors", default=50, show_default=True,
+@click.option("--max-errors", default=50, show_default=True, type=click.IntRange(min=1),
               help="How many refusals to print before summarising the rest.")
 @click.pass_obj
 def import_command(obj: dict, file, include_notes: bool | None, max_errors: int) -> None:
@@ -94,9 +141,17 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
     data = file.read()
     name = getattr(file, "name", "-")
     if not data.strip():
-        raise LedgerError(f"{name}: line 1: FORMAT: the feed is empty; nothing was written")
+        click.echo("line 1: FORMAT: the feed is empty; it must hold one record a line",
+                   err=True)
+        raise LedgerError(f"{name}: the feed is empty; nothing was written")
 
     ledger_path: Path = obj["ledger"]
+    try:
+        paths.check_ledger(ledger_path)
+        paths.writable(ledger_path)
+        paths.check_review_target(obj["review"], ledger_path)
+    except paths.PathError as e:
+        raise LedgerError(str(e)) from e
     with writer_lock(ledger_path):
         ledger = open_ledger(ledger_path) if ledger_path.exists() else None
         state = load_state(ledger) if ledger else State()
@@ -130,12 +185,17 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
                 state = load_state(ledger)
             log.info("%d records accepted", len(positions))
 
-    reached = 0
+    review = "review database at position 0"
     if ledger is not None:
-        reached = runner.update(ledger, obj["review"], include_notes, state=state)
+        try:
+            reached = runner.update(ledger, obj["review"], include_notes, state=state)
+            review = f"review database at position {reached}"
+        except runner.ReplayDatabaseError as e:
+            click.echo(f"warning: {e}", err=True)
+            review = "review database not updated"
     click.echo(
         f"{len(checked.accepted)} records appended, {checked.already_recorded} already "
-        f"recorded; review database at position {reached}"
+        f"recorded; {review}"
     )
 
 
@@ -146,26 +206,36 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
 @click.option("--follow", is_flag=True,
               help="Keep following new events until stopped (Ctrl-C or SIGTERM).")
 @click.option("--interval", type=click.FloatRange(min=0.01), default=2.0,
-              show_default=True, help="Seconds between looks at the ledger when following.")
+              show_default=True,
+              help="Seconds between looks at the ledger when following.")
 @click.pass_obj
 def project_command(obj: dict, rebuild: bool, include_notes: bool | None,
                     follow: bool, interval: float) -> None:
     """Bring the review database up to date with the ledger."""
     from projections import runner
 
-    ledger = open_ledger(obj["ledger"])
-    if rebuild:
-        reached = runner.build(ledger, obj["review"], bool(include_notes))
-        include_notes = None
-    if follow:
-        reached = follow_ledger(runner.Projector(ledger, obj["review"], include_notes),
-                                interval)
-    elif not rebuild:
-        reached = runner.update(ledger, obj["review"], include_notes)
+    ledger = open_ledger(obj["ledger"], read_only=True)
+    try:
+        paths.check_review_target(obj["review"], obj["ledger"])
+    except paths.PathError as e:
+        raise LedgerError(str(e)) from e
+    state = None
+    try:
+        if rebuild:
+            state = runner.built(ledger, obj["review"], bool(include_notes))
+            reached, include_notes = state.position, None
+        if follow:
+            projector = runner.Projector(ledger, obj["review"], include_notes,
+                                         state=state)
+            reached = follow_ledger(projector, interval)
+        elif not rebuild:
+            reached = runner.update(ledger, obj["review"], include_notes)
+    except runner.ReplayDatabaseError as e:
+        raise LedgerError(str(e)) from e
     click.echo(f"review database at position {reached}")
 
 
-def follow_ledger(projector, interval: float) -> int:
+def follow_ledger(projector: Projector, interval: float) -> int:
     """Catch up, then look again every `interval` seconds, until a signal stops it.
 
     SQLite offers no notification of new events, so the ledger is polled. The
@@ -209,13 +279,17 @@ def _parse_known_at(value: str) -> dt.datetime:
     except ValueError as e:
         raise click.BadParameter(f"{value!r} is not an ISO 8601 timestamp") from e
     if moment.tzinfo is None:
-        raise click.BadParameter("give the timestamp with its offset, e.g. 2025-06-30T23:59:59Z")
-    return moment.astimezone(dt.timezone.utc)
+        raise click.BadParameter(
+            "give the timestamp with its offset, e.g. 2025-06-30T23:59:59Z"
+        )
+    return moment.astimezone(dt.UTC)
 
 
 @main.command("replay")
-@click.option("--until-position", type=click.IntRange(min=0), help="Last position to keep.")
-@click.option("--known-at", help="Keep what had been recorded by this moment (ISO 8601).")
+@click.option("--until-position", type=click.IntRange(min=0),
+              help="Last position to keep.")
+@click.option("--known-at",
+              help="Keep what had been recorded by this moment (ISO 8601).")
 @click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
               help="Keep events whose business date is on or before this day.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
@@ -225,27 +299,36 @@ def _parse_known_at(value: str) -> dt.datetime:
 def replay_command(obj: dict, until_position: int | None, known_at: str | None,
                    as_of: dt.datetime | None, out: Path, include_notes: bool) -> None:
     """Build a review database as the ledger stood at a past moment."""
-    from ledger.records import occurred_on
     from projections import runner
 
     chosen = [x is not None for x in (until_position, known_at, as_of)]
     if sum(chosen) != 1:
-        raise click.UsageError("give exactly one of --until-position, --known-at, --as-of")
-    ledger = open_ledger(obj["ledger"])
+        raise click.UsageError(
+            "give exactly one of --until-position, --known-at, --as-of"
+        )
+    try:
+        paths.check_review_target(out, obj["ledger"])
+        if out.exists() and out.resolve() == obj["review"].resolve():
+            raise paths.PathError(
+                f"{out} is the live review database; write the replay elsewhere"
+            )
+    except paths.PathError as e:
+        raise LedgerError(str(e)) from e
+    ledger = open_ledger(obj["ledger"], read_only=True)
+    if until_position is not None and until_position > ledger.last_position:
+        click.echo(
+            f"note: the ledger ends at position {ledger.last_position}; "
+            "the replay holds all of it",
+            err=True,
+        )
     if until_position is not None:
-        keep = lambda e: e.position <= until_position  # noqa: E731
+        cut = runner.until_position(until_position)
     elif known_at is not None:
-        moment = _parse_known_at(known_at)
-        keep = lambda e: e.recorded_at <= moment  # noqa: E731
+        cut = runner.known_at(_parse_known_at(known_at))
     else:
         assert as_of is not None
-        day = as_of.date()
-
-        def keep(e):  # type: ignore[no-redef]
-            occurred = occurred_on(e.record)
-            return occurred is None or occurred <= day
-
-    reached = runner.build(ledger, out, include_notes, keep=keep)
+        cut = runner.as_of(as_of.date())
+    reached = runner.build(ledger, out, include_notes, cut=cut)
     click.echo(f"replayed review database written to {out} (last position {reached})")
 
 
@@ -253,7 +336,11 @@ def open_stored_history(path: Path) -> ChainedRecorder:
     """The raw history, for commands that check it: they never need the key."""
     if not path.exists():
         raise LedgerError(f"no ledger at {path}; import a feed first")
-    return open_history(path)
+    try:
+        paths.check_ledger(path)
+    except paths.PathError as e:
+        raise LedgerError(str(e)) from e
+    return open_history(paths.read_uri(path))
 
 
 @contextmanager

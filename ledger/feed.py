@@ -62,7 +62,7 @@ def _describe(line: str) -> str:
     """Which record a line held (its type and ids), never its free text."""
     try:
         data = msgspec.json.decode(line)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):
         data = {}
         for key, value in _RAW_PAIR.findall(line):
             data.setdefault(key, value)
@@ -82,6 +82,16 @@ def _describe(line: str) -> str:
     if safe("record_id"):
         parts.append(f"record_id={safe('record_id')!r}")
     return f" (record {' '.join(parts)})" if parts else ""
+
+
+def _naming(message: str, record: r.Record, line: str) -> str:
+    """The message, followed by the record it is about unless it names it."""
+    subject = next(
+        (getattr(record, key) for key in _NAMING_KEYS if hasattr(record, key)), None
+    )
+    if subject is not None and subject in message:
+        return message
+    return f"{message}{_describe(line)}"
 
 
 def _pattern(alias: object) -> str:
@@ -104,22 +114,43 @@ _CHOICES = {
 _LEDGER_FIELDS = frozenset({"position", "recorded_at"})
 
 
-def _field_problem(where: str, text: str) -> str:
+def _value_at(line: str, where: str) -> object:
+    """The raw value at a path such as `task_ids[2]`, or None."""
+    try:
+        value: object = json.loads(line)
+        for part in re.findall(r"[^.\[\]]+", where):
+            if isinstance(value, list):
+                value = value[int(part)]
+            elif isinstance(value, dict):
+                value = value[part]
+            else:
+                return None
+    except (ValueError, KeyError, IndexError, RecursionError):
+        return None
+    return value
+
+
+def _field_problem(where: str, text: str, line: str = "") -> str:
     """msgspec's complaint about one field, said as what the field must be."""
     name = where.split("[", 1)[0]
     if text.startswith("Expected `str` matching regex "):
         pattern = text.split("regex ", 1)[1]
         form = _FIELD_FORMS.get(pattern, f"text matching {pattern}")
-        return f"field '{where}' must be {form}"
+        value = _value_at(line, where)
+        got = ""
+        if isinstance(value, str):
+            shown = value if len(value) <= 70 else value[:70] + "..."
+            got = f"; got {shown!r} ({len(value)} characters)"
+        return f"field '{where}' must be {form}{got}"
     if name == "rate" and text.startswith("Expected `str`"):
         return f"field 'rate' must be {_MONEY}, not a JSON number"
-    if text.startswith("Invalid RFC3339 encoded date"):
-        return f"field '{where}' must be a real calendar date written YYYY-MM-DD"
     if "datetime" in text:
         return (
             f"field '{where}' must be an ISO 8601 timestamp with its offset, "
             "e.g. 2025-03-01T09:30:00-06:00"
         )
+    if text.startswith("Invalid RFC3339 encoded date"):
+        return f"field '{where}' must be a real calendar date written YYYY-MM-DD"
     if text.startswith("Invalid enum value") and name in _CHOICES:
         allowed = ", ".join(typing.get_args(_CHOICES[name]))
         return f"field '{where}': {text[0].lower()}{text[1:]}; allowed: {allowed}"
@@ -131,6 +162,16 @@ def format_error(error: msgspec.MsgspecError, line: str) -> str:
     text = str(error)
     described = _describe(line)
     if not isinstance(error, msgspec.ValidationError):
+        if line.startswith("\ufeff"):
+            return (
+                "the line starts with a byte-order mark; only the very start of "
+                f"the file may carry one (were two files joined?){described}"
+            )
+        if "\r" in line:
+            return (
+                "the line holds a carriage return inside it; end lines with LF or "
+                f"CRLF, not CR alone{described}"
+            )
         if "truncated" in text:
             return f"the line is not complete JSON (truncated){described}"
         return f"the line is not valid JSON ({text}){described}"
@@ -147,7 +188,7 @@ def format_error(error: msgspec.MsgspecError, line: str) -> str:
             return f"unknown record type {kind}; see the contract's types{described}"
         return f"field 'type' must be the name of a record type{described}"
     if where:
-        return f"{_field_problem(where, text)}{described}"
+        return f"{_field_problem(where, text, line)}{described}"
     if text.startswith("Expected `object`"):
         got = text.rsplit("`", 2)[-2]
         return f"each line must hold one JSON object, not {got}"
@@ -180,7 +221,7 @@ def duplicate_key(text: str) -> str | None:
 
     try:
         json.loads(text, object_pairs_hook=pairs)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     return twice[0] if twice else None
 
@@ -197,7 +238,9 @@ def split_lines(data: bytes) -> Iterator[tuple[int, str | None, str | None]]:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as e:
-            yield number, None, f"the line is not UTF-8 text (byte {e.start + 1})"
+            described = _describe(raw.decode("utf-8", "replace"))
+            problem = f"the line is not UTF-8 text (byte {e.start + 1}){described}"
+            yield number, None, problem
             continue
         if not text.strip():
             yield number, None, "the line is blank; each line must hold one JSON record"
@@ -252,14 +295,16 @@ def check_feed(
                         "IDEMPOTENCY",
                         f"record_id {record.record_id} was recorded before with "
                         "different content; send the same content again, or use a "
-                        "new record_id for a new record",
+                        f"new record_id for a new record{_describe(text)}",
                     )
                 )
                 continue
 
         refused = rules.check(record, state)
         if refused is not None:
-            checked.refusals.append(Refusal(number, *refused))
+            rule, message = refused
+            message = _naming(message, record, text)
+            checked.refusals.append(Refusal(number, rule, message))
             continue
 
         stream = stream_of(record)

@@ -115,7 +115,7 @@ def _aide(state: State, staff_id: str) -> str | None:
     if staff_id not in state.staff:
         return f"aide {staff_id} is not registered; register the aide first"
     if state.aide(staff_id) is None:
-        return f"{staff_id} is a case manager, not an aide"
+        return f"{staff_id} is a case manager, not an aide; name a registered aide"
     return None
 
 
@@ -123,7 +123,9 @@ def _case_manager(state: State, staff_id: str) -> str | None:
     if staff_id not in state.staff:
         return f"case manager {staff_id} is not registered; register the case manager first"
     if state.case_manager(staff_id) is None:
-        return f"{staff_id} is an aide, not a case manager"
+        return (
+            f"{staff_id} is an aide, not a case manager; name a registered case manager"
+        )
     return None
 
 
@@ -286,8 +288,9 @@ def _(record: r.CaseManagerRegistered | r.AideRegistered, state: State) -> str |
         role = "aide" if isinstance(record, r.AideRegistered) else "case manager"
         return (
             f"{role} {record.staff_id} is registered at agency {record.agency_id}, "
-            "which lacks the case_management_provider role (a case management aide "
-            "must be employed by an agency that provides case management)"
+            "which lacks the case_management_provider role (the "
+            f"{role} must be employed by an agency that provides case management); "
+            "register the staff at a case management provider"
         )
     return None
 
@@ -385,7 +388,10 @@ def _(record: r.PersonEnrolled, state: State) -> str | None:
 def _(record: r.EnrollmentEnded, state: State) -> str | None:
     enrollment = state.open_enrollment(record.person_id, record.program)
     if enrollment is None:
-        return f"person {record.person_id} has no open {record.program} enrollment"
+        return (
+            f"person {record.person_id} has no open {record.program} enrollment to "
+            "end; check the program, or record person_enrolled first"
+        )
     return _ends_before_start(
         f"{record.program} enrollment of {record.person_id}",
         enrollment.period.start,
@@ -404,7 +410,10 @@ def _(record: r.CdcsStarted, state: State) -> str | None:
 def _(record: r.CdcsEnded, state: State) -> str | None:
     period = state.open_cdcs(record.person_id)
     if period is None:
-        return f"person {record.person_id} has no open CDCS period"
+        return (
+            f"person {record.person_id} has no open CDCS period to end; record "
+            "cdcs_started first"
+        )
     return _ends_before_start(f"CDCS of {record.person_id}", period.start, record.end_on)
 
 
@@ -433,7 +442,12 @@ def _(record: r.ServiceAgreementEnded, state: State) -> str | None:
 @lifecycle.register
 def _(record: r.TaskAssigned, state: State) -> str | None:
     if record.due_on is not None:
-        return _ends_before_start(f"task {record.task_id}", record.assigned_on, record.due_on)
+        if record.due_on < record.assigned_on:
+            return (
+                f"task {record.task_id} would be due on {record.due_on}, before it "
+                f"was assigned on {record.assigned_on}; give a due_on on or after "
+                "assigned_on"
+            )
     return None
 
 
@@ -527,18 +541,23 @@ def _(record: r.ClaimVoided, state: State) -> str | None:
 
 
 def _assignment_qualified(
-    task_id: str, aide_id: str, case_manager_id: str, day: dt.date, state: State
+    task_id: str,
+    aide_id: str,
+    case_manager_id: str,
+    day: dt.date,
+    state: State,
+    verb: str = "assigned",
 ) -> str | None:
     aide = state.staff[aide_id]
     if aide.separated_by(day):
         return (
-            f"task {task_id} assigned on {day} to aide {aide_id}, who was separated "
+            f"task {task_id} {verb} on {day} to aide {aide_id}, who was separated "
             f"on {aide.separated_on}"
         )
     if not aide.is_qualified_on(day):
         q = aide.qualification_on(day)
         return (
-            f"task {task_id} assigned on {day} to aide {aide_id}, who is not "
+            f"task {task_id} {verb} on {day} to aide {aide_id}, who is not "
             "qualified then (needs a high school diploma and 12 months of case aide "
             "experience or post-secondary education; has diploma="
             f"{'yes' if q.high_school_graduate else 'no'}, "
@@ -553,7 +572,7 @@ def _assignment_qualified(
             else f"qualified only from {manager.qualified_on}"
         )
         return (
-            f"task {task_id} assigned on {day} by case manager {case_manager_id}, "
+            f"task {task_id} {verb} on {day} by case manager {case_manager_id}, "
             f"who is not qualified then ({why})"
         )
     return None
@@ -579,6 +598,7 @@ def _(record: r.TaskReassigned, state: State) -> str | None:
         record.case_manager_id,
         record.reassigned_on,
         state,
+        verb="reassigned",
     )
 
 
@@ -612,10 +632,12 @@ def _(record: r.SupervisionStarted, state: State) -> str | None:
 @cma_supervision.register(r.TaskAssigned)
 @cma_supervision.register(r.TaskReassigned)
 def _(record: r.TaskAssigned | r.TaskReassigned, state: State) -> str | None:
-    day = record.assigned_on if isinstance(record, r.TaskAssigned) else record.reassigned_on
+    first = isinstance(record, r.TaskAssigned)
+    day = record.assigned_on if first else record.reassigned_on  # type: ignore[union-attr]
+    verb = "assigned" if first else "reassigned"
     if not _supervises(state, record.case_manager_id, record.aide_id, day):
         return (
-            f"task {record.task_id} assigned on {day} by case manager "
+            f"task {record.task_id} {verb} on {day} by case manager "
             f"{record.case_manager_id}, who does not supervise aide {record.aide_id} "
             "on that date; record supervision_started first"
         )

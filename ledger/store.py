@@ -13,7 +13,7 @@ import os
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, cast
 
 import msgspec
 from eventsourcing.application import Application
@@ -275,15 +275,20 @@ class Ledger(Application[uuid.UUID]):
     ) -> Iterator[Event]:
         """The stored events in position order, as the projections see them."""
         if isinstance(self.recorder, SQLiteApplicationRecorder):
-            yield from self._read_sqlite(after, upto, batch)
-            return
+            return self._read_sqlite(after, upto, batch)
+        return self._read_notifications(after, upto, batch)
+
+    def _read_notifications(
+        self, after: int, upto: int | None, batch: int
+    ) -> Iterator[Event]:
+        """`read` through the library's notifications and mapper, for any store."""
         start = after + 1
         while True:
             notifications = self.recorder.select_notifications(
                 start, batch, stop=upto
             )
             for n in notifications:
-                event: LedgerEvent = self.mapper.to_domain_event(n)
+                event = cast(LedgerEvent, self.mapper.to_domain_event(n))
                 yield Event(
                     position=n.id,
                     recorded_at=event.timestamp,
@@ -306,7 +311,8 @@ class Ledger(Application[uuid.UUID]):
         cipher, compressor = self.mapper.cipher, self.mapper.compressor
         decode = _state_decoder.decode
         statement = (
-            f"SELECT rowid, originator_version, state FROM {recorder.events_table_name} "
+            "SELECT rowid, originator_version, state "
+            f"FROM {recorder.events_table_name} "
             "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
         )
         stop = upto if upto is not None else 2**62

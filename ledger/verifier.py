@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sqlite3
 import sys
 import uuid
@@ -192,7 +193,11 @@ def chain_hashes(ledger: Path) -> list[bytes]:
     if not ledger.is_file():
         msg = f"no ledger file at {ledger}"
         raise VerificationError(msg)
-    con = sqlite3.connect(ledger.resolve().as_uri() + "?mode=ro", uri=True)
+    # A copy in a read-only folder cannot take SQLite's shared-memory file, so
+    # it is opened immutable: the auditor's copy is not being written anyway.
+    writable = os.access(ledger.resolve().parent, os.W_OK)
+    mode = "mode=ro" if writable else "immutable=1"
+    con = sqlite3.connect(f"{ledger.resolve().as_uri()}?{mode}", uri=True)
     try:
         events = con.execute(
             "SELECT rowid, originator_id, originator_version, topic, state "

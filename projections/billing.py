@@ -88,12 +88,13 @@ def documents(task: Task, claim: Claim, state: State) -> Completion | None:
 
 
 def awaits_review(task: Task) -> bool:
-    """The newest completion is unreviewed or returned, and a review can still come.
+    """The newest completion is unreviewed, or its newest review is `returned`.
 
-    A cancelled task is never reviewed again, so it holds no claim pending.
+    This holds for a cancelled task too, as the contract words it: a claim
+    citing cancelled, unapproved work stays pending until it is voided.
     """
     completion = task.newest_completion
-    if completion is None or task.cancelled_on is not None:
+    if completion is None:
         return False
     review = completion.newest_review
     return review is None or review.outcome == "returned"

@@ -10,7 +10,8 @@ def current_supervisor(state: State, aide_id: str) -> str | None:
     open_ones = [s for s in state.supervisions_of(aide_id) if s.period.end is None]
     if not open_ones:
         return None
-    return max(open_ones, key=lambda s: (s.period.start, s.period.start_position)).case_manager_id
+    newest = max(open_ones, key=lambda s: (s.period.start, s.period.start_position))
+    return newest.case_manager_id
 
 
 def caseloads(state: State) -> list[dict]:
@@ -47,7 +48,9 @@ def oversight_queue(state: State) -> list[dict]:
         completion = task.newest_completion
         assert completion is not None
         supervisors = state.supervisors_on(completion.aide_id, completion.performed_on)
-        reviewer = supervisors[-1].case_manager_id if supervisors else task.case_manager_id
+        reviewer = (
+            supervisors[-1].case_manager_id if supervisors else task.case_manager_id
+        )
         rows.append(
             {
                 "task_id": task.task_id,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 
 from ledger.state import State
 from projections.billing import BillableDay
@@ -153,36 +154,32 @@ def service_agreements(state: State, days: list[BillableDay]) -> list[dict]:
     return rows
 
 
-def tasks(state: State) -> list[dict]:
-    rows = []
+def tasks(state: State) -> Iterator[dict]:
     for t in state.tasks.values():
         completion = t.newest_completion
         review = completion.newest_review if completion else None
-        rows.append(
-            {
-                "task_id": t.task_id,
-                "person_id": t.person_id,
-                "category": t.category,
-                "aide_id": t.aide_id,
-                "case_manager_id": t.case_manager_id,
-                "assigned_on": _day(t.assigned_on),
-                "due_on": _day(t.due_on),
-                "status": t.status,
-                "performed_on": _day(completion.performed_on) if completion else None,
-                "minutes": completion.minutes if completion else None,
-                "completions": len(t.completions),
-                "reviewed_on": _day(review.reviewed_on) if review else None,
-                "reviewed_by": review.case_manager_id if review else None,
-                "outcome": review.outcome if review else None,
-                "cancelled_on": _day(t.cancelled_on),
-                "position": t.position,
-            }
-        )
-    return rows
+        yield {
+            "task_id": t.task_id,
+            "person_id": t.person_id,
+            "category": t.category,
+            "aide_id": t.aide_id,
+            "case_manager_id": t.case_manager_id,
+            "assigned_on": _day(t.assigned_on),
+            "due_on": _day(t.due_on),
+            "status": t.status,
+            "performed_on": _day(completion.performed_on) if completion else None,
+            "minutes": completion.minutes if completion else None,
+            "completions": len(t.completions),
+            "reviewed_on": _day(review.reviewed_on) if review else None,
+            "reviewed_by": review.case_manager_id if review else None,
+            "outcome": review.outcome if review else None,
+            "cancelled_on": _day(t.cancelled_on),
+            "position": t.position,
+        }
 
 
-def claims(state: State) -> list[dict]:
-    return [
+def claims(state: State) -> Iterator[dict]:
+    return (
         {
             "claim_id": c.record.claim_id,
             "provider_id": c.record.provider_id,
@@ -197,4 +194,4 @@ def claims(state: State) -> list[dict]:
             "position": c.position,
         }
         for c in state.claims.values()
-    ]
+    )

@@ -50,13 +50,16 @@ class Change:
         if self.old is None or self.new is None:
             return []
         return [
-            c for c in self.new
+            c
+            for c in self.new
             if c not in NOT_COMPARED and self.old.get(c) != self.new.get(c)
         ]
 
     def as_json(self) -> dict[str, Any]:
-        found: dict[str, Any] = {"kind": self.kind, "key": dict(zip(
-            KEYS[self.table], self.key, strict=True))}
+        found: dict[str, Any] = {
+            "kind": self.kind,
+            "key": dict(zip(KEYS[self.table], self.key, strict=True)),
+        }
         if self.kind == "changed":
             found["fields"] = self.fields
         found["old"] = _decoded(self.old)
@@ -71,7 +74,9 @@ def _decoded(row: dict[str, Any] | None) -> dict[str, Any] | None:
     """The row with its JSON-text columns as arrays, for a machine to read."""
     if row is None:
         return None
-    return {c: json.loads(v) if c in JSON_TEXT_COLUMNS and v else v for c, v in row.items()}
+    return {
+        c: json.loads(v) if c in JSON_TEXT_COLUMNS and v else v for c, v in row.items()
+    }
 
 
 def rows(path: str | os.PathLike[str], table: str) -> dict[tuple[Any, ...], dict]:
@@ -163,7 +168,9 @@ def summary(changes: list[Change]) -> str:
         for change in changes:
             if change.table == table:
                 counts[change.kind] += 1
-        parts.append(f"{label}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items()))
+        parts.append(
+            f"{label}: " + ", ".join(f"{n} {kind}" for kind, n in counts.items())
+        )
     return "; ".join(parts)
 
 

@@ -38,7 +38,9 @@ def payload(record: r.Record, include_notes: bool) -> str:
     return _encode(data).decode()
 
 
-def event_row(event: Event, chain_hash: bytes | None, state: State, include_notes: bool) -> dict:
+def event_row(
+    event: Event, chain_hash: bytes | None, state: State, include_notes: bool
+) -> dict:
     record = event.record
     occurred = r.occurred_on(record)
     return {

@@ -8,17 +8,21 @@ counted twice. `projections.runner` decides what to write and where.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import logging
+import operator
 import os
 import sqlite3
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import sqlite_utils
 
 from ledger.state import Event, State
-from projections import caseloads, current, findings
+from projections import caseloads, current, findings, summaries
 from projections.billing import BillableDay, BillingCodes, bill
 from projections.events import event_row
 
@@ -30,9 +34,17 @@ SCHEMA_VERSION = 1
 TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[str]]] = {
     "events": (
         {
-            "position": int, "recorded_at": str, "type": str, "stream_id": str,
-            "stream_version": int, "occurred_on": str, "entered_by": str,
-            "record_id": str, "payload": str, "chain_hash": str, "entered_at": str,
+            "position": int,
+            "recorded_at": str,
+            "type": str,
+            "stream_id": str,
+            "stream_version": int,
+            "occurred_on": str,
+            "entered_by": str,
+            "record_id": str,
+            "payload": str,
+            "chain_hash": str,
+            "entered_at": str,
             "person_id": str,
         },
         "position",
@@ -40,34 +52,59 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[str]]] = {
     ),
     "billable_days": (
         {
-            "claim_id": str, "provider_id": str, "person_id": str, "service_date": str,
-            "agreement_id": str, "claimed_units": int, "documented_units": int,
-            "billable_units": int, "rate": str, "amount_cents": int, "status": str,
-            "reasons": str, "positions": str,
+            "claim_id": str,
+            "provider_id": str,
+            "person_id": str,
+            "service_date": str,
+            "agreement_id": str,
+            "claimed_units": int,
+            "documented_units": int,
+            "billable_units": int,
+            "rate": str,
+            "amount_cents": int,
+            "status": str,
+            "reasons": str,
+            "positions": str,
         },
         "claim_id",
         ["provider_id", "person_id", "service_date", "status", "agreement_id"],
     ),
     "findings": (
         {
-            "rule": str, "subject_type": str, "subject_id": str, "person_id": str,
-            "service_date": str, "detail": str, "positions": str,
+            "rule": str,
+            "subject_type": str,
+            "subject_id": str,
+            "person_id": str,
+            "service_date": str,
+            "detail": str,
+            "positions": str,
         },
         ("rule", "subject_type", "subject_id"),
         ["rule", "subject_type", "person_id", "service_date"],
     ),
     "caseloads": (
         {
-            "aide_id": str, "agency_id": str, "case_manager_id": str, "open_tasks": int,
-            "awaiting_review": int, "persons": int, "name": str,
+            "aide_id": str,
+            "agency_id": str,
+            "case_manager_id": str,
+            "open_tasks": int,
+            "awaiting_review": int,
+            "persons": int,
+            "name": str,
         },
         "aide_id",
         ["agency_id", "case_manager_id"],
     ),
     "oversight_queue": (
         {
-            "task_id": str, "aide_id": str, "case_manager_id": str, "person_id": str,
-            "performed_on": str, "category": str, "minutes": int, "position": int,
+            "task_id": str,
+            "aide_id": str,
+            "case_manager_id": str,
+            "person_id": str,
+            "performed_on": str,
+            "category": str,
+            "minutes": int,
+            "position": int,
         },
         "task_id",
         ["case_manager_id", "aide_id", "performed_on"],
@@ -79,38 +116,62 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[str]]] = {
     ),
     "staff": (
         {
-            "staff_id": str, "kind": str, "agency_id": str, "name": str,
-            "qualified_on": str, "hired_on": str, "high_school_graduate": int,
-            "case_aide_experience_months": int, "post_secondary_months": int,
-            "separated_on": str, "position": int,
+            "staff_id": str,
+            "kind": str,
+            "agency_id": str,
+            "name": str,
+            "qualified_on": str,
+            "hired_on": str,
+            "high_school_graduate": int,
+            "case_aide_experience_months": int,
+            "post_secondary_months": int,
+            "separated_on": str,
+            "position": int,
         },
         "staff_id",
         ["kind", "agency_id"],
     ),
     "supervision": (
         {
-            "aide_id": str, "case_manager_id": str, "start_on": str, "end_on": str,
-            "start_position": int, "end_position": int,
+            "aide_id": str,
+            "case_manager_id": str,
+            "start_on": str,
+            "end_on": str,
+            "start_position": int,
+            "end_position": int,
         },
         "start_position",
         ["aide_id", "case_manager_id"],
     ),
     "persons": (
-        {"person_id": str, "open_programs": str, "uses_cdcs": int, "first_position": int},
+        {
+            "person_id": str,
+            "open_programs": str,
+            "uses_cdcs": int,
+            "first_position": int,
+        },
         "person_id",
         [],
     ),
     "enrollments": (
         {
-            "person_id": str, "program": str, "lead_agency_id": str, "start_on": str,
-            "end_on": str, "start_position": int, "end_position": int,
+            "person_id": str,
+            "program": str,
+            "lead_agency_id": str,
+            "start_on": str,
+            "end_on": str,
+            "start_position": int,
+            "end_position": int,
         },
         "start_position",
         ["person_id", "program", "lead_agency_id"],
     ),
     "cdcs_periods": (
         {
-            "person_id": str, "start_on": str, "end_on": str, "start_position": int,
+            "person_id": str,
+            "start_on": str,
+            "end_on": str,
+            "start_position": int,
             "end_position": int,
         },
         "start_position",
@@ -123,35 +184,97 @@ TABLES: dict[str, tuple[dict[str, type], str | tuple[str, ...], list[str]]] = {
     ),
     "service_agreements": (
         {
-            "agreement_id": str, "person_id": str, "lead_agency_id": str,
-            "provider_id": str, "procedure_code": str, "modifiers": str, "start_on": str,
-            "end_on": str, "ended_early_on": str, "units": int, "units_billed": int,
-            "units_left": int, "rate": str, "position": int,
+            "agreement_id": str,
+            "person_id": str,
+            "lead_agency_id": str,
+            "provider_id": str,
+            "procedure_code": str,
+            "modifiers": str,
+            "start_on": str,
+            "end_on": str,
+            "ended_early_on": str,
+            "units": int,
+            "units_billed": int,
+            "units_left": int,
+            "rate": str,
+            "position": int,
         },
         "agreement_id",
         ["person_id", "provider_id"],
     ),
     "tasks": (
         {
-            "task_id": str, "person_id": str, "category": str, "aide_id": str,
-            "case_manager_id": str, "assigned_on": str, "due_on": str, "status": str,
-            "performed_on": str, "minutes": int, "completions": int, "reviewed_on": str,
-            "reviewed_by": str, "outcome": str, "cancelled_on": str, "position": int,
+            "task_id": str,
+            "person_id": str,
+            "category": str,
+            "aide_id": str,
+            "case_manager_id": str,
+            "assigned_on": str,
+            "due_on": str,
+            "status": str,
+            "performed_on": str,
+            "minutes": int,
+            "completions": int,
+            "reviewed_on": str,
+            "reviewed_by": str,
+            "outcome": str,
+            "cancelled_on": str,
+            "position": int,
         },
         "task_id",
         [
-            "person_id", "aide_id", "case_manager_id", "status", "category",
+            "person_id",
+            "aide_id",
+            "case_manager_id",
+            "status",
+            "category",
             "assigned_on",
         ],
     ),
     "claims": (
         {
-            "claim_id": str, "provider_id": str, "person_id": str, "service_date": str,
-            "procedure_code": str, "modifiers": str, "units": int, "agreement_id": str,
-            "task_ids": str, "voided_on": str, "position": int,
+            "claim_id": str,
+            "provider_id": str,
+            "person_id": str,
+            "service_date": str,
+            "procedure_code": str,
+            "modifiers": str,
+            "units": int,
+            "agreement_id": str,
+            "task_ids": str,
+            "voided_on": str,
+            "position": int,
         },
         "claim_id",
         ["provider_id", "person_id", "service_date"],
+    ),
+    "billing_by_month": (
+        {
+            "month": str,
+            "provider_id": str,
+            "claims": int,
+            "billable_days": int,
+            "claimed_units": int,
+            "billable_units": int,
+            "amount_cents": int,
+        },
+        ("month", "provider_id"),
+        ["provider_id"],
+    ),
+    "same_day_claims": (
+        {
+            "claim_id": str,
+            "person_id": str,
+            "service_date": str,
+            "provider_id": str,
+            "procedure_code": str,
+            "position": int,
+            "status": str,
+            "reasons": str,
+            "amount_cents": int,
+        },
+        "claim_id",
+        ["person_id", "service_date", "provider_id", "status"],
     ),
 }
 
@@ -171,18 +294,22 @@ def billable_row(day: BillableDay) -> dict:
     return row
 
 
-def derived_tables(state: State, codes: BillingCodes) -> Iterator[tuple[str, list[dict]]]:
+def derived_tables(
+    state: State, codes: BillingCodes
+) -> Iterator[tuple[str, Iterable[dict]]]:
     """Every table but `events`, computed afresh from the whole state.
 
     One table at a time, so only one table's rows are held in memory at once.
     """
     days = bill(state, codes)
-    yield "billable_days", [billable_row(d) for d in days]
+    yield "billable_days", (billable_row(d) for d in days)
     found = findings.findings(state, days)
     for f in found:
         f["positions"] = json.dumps(f["positions"])
     yield "findings", found
     yield "service_agreements", current.service_agreements(state, days)
+    yield "billing_by_month", summaries.billing_by_month(days)
+    yield "same_day_claims", summaries.same_day_claims(state, days)
     del days, found
     yield "caseloads", caseloads.caseloads(state)
     yield "oversight_queue", caseloads.oversight_queue(state)
@@ -195,6 +322,21 @@ def derived_tables(state: State, codes: BillingCodes) -> Iterator[tuple[str, lis
     yield "financial_interests", current.financial_interests(state)
     yield "tasks", current.tasks(state)
     yield "claims", current.claims(state)
+
+
+# A digest of the tables' layout: a database written with another layout is
+# rebuilt rather than caught up, so a new column never meets an old table.
+LAYOUT = hashlib.sha256(repr((SCHEMA_VERSION, TABLES, VIEWS)).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Tracking:
+    """What `_projection` says about a review database."""
+
+    position: int
+    include_notes: bool
+    layout: str | None
+    cut: str | None  # the selection of a replay; None when it follows the ledger
 
 
 class PositionMovedError(Exception):
@@ -212,23 +354,33 @@ class ReviewDatabase:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
 
-    def create(self, include_notes: bool, indexes: bool = True) -> None:
-        """The tables, views and tracking row; `indexes=False` leaves the indexes
-        to `create_indexes`, which is faster after a bulk load."""
+    def create(
+        self, include_notes: bool, indexes: bool = True, cut: str | None = None
+    ) -> None:
+        """The tables, views and tracking row. `indexes=False` leaves the indexes
+        to `create_indexes`, which is faster after a bulk load; `cut` names the
+        selection of a replay (None for a database that follows the ledger)."""
         db = sqlite_utils.Database(self.path)
         for table, (columns, pk, _) in TABLES.items():
-            db[table].create(columns, pk=pk, if_not_exists=True)
+            db.table(table).create(columns, pk=pk, if_not_exists=True)
         for name, sql in VIEWS.items():
             db.create_view(name, sql, ignore=True)
-        db["_projection"].create(
-            {"name": str, "position": int, "schema_version": int, "include_notes": int},
+        db.table("_projection").create(
+            {
+                "name": str,
+                "position": int,
+                "schema_version": int,
+                "include_notes": int,
+                "layout": str,
+                "cut": str,
+            },
             pk="name",
             if_not_exists=True,
         )
         if not db.execute("SELECT 1 FROM _projection WHERE name='review'").fetchone():
             db.execute(
-                "INSERT INTO _projection VALUES ('review', 0, ?, ?)",
-                (SCHEMA_VERSION, int(include_notes)),
+                "INSERT INTO _projection VALUES ('review', 0, ?, ?, ?, ?)",
+                (SCHEMA_VERSION, int(include_notes), LAYOUT, cut),
             )
             db.conn.commit()
         db.close()
@@ -239,23 +391,32 @@ class ReviewDatabase:
         db = sqlite_utils.Database(self.path)
         for table, (_, _, indexes) in TABLES.items():
             for column in indexes:
-                db[table].create_index([column], if_not_exists=True)
+                db.table(table).create_index([column], if_not_exists=True)
         db.close()
 
-    def tracking(self) -> tuple[int, bool] | None:
-        """The position reached and the notes setting, or None for no database."""
+    def tracking(self) -> Tracking | None:
+        """Where the database stands, or None when there is no review database."""
         if not self.path.exists():
             return None
         conn = sqlite3.connect(self.path, timeout=30)
+        conn.row_factory = sqlite3.Row
         try:
             row = conn.execute(
-                "SELECT position, include_notes FROM _projection WHERE name='review'"
+                "SELECT * FROM _projection WHERE name='review'"
             ).fetchone()
         except sqlite3.DatabaseError:
             return None
         finally:
             conn.close()
-        return (row[0], bool(row[1])) if row else None
+        if row is None:
+            return None
+        found = dict(row)
+        return Tracking(
+            position=found["position"],
+            include_notes=bool(found["include_notes"]),
+            layout=found.get("layout"),
+            cut=found.get("cut"),
+        )
 
     def write(
         self,
@@ -271,8 +432,10 @@ class ReviewDatabase:
 
         `new_events` may advance `state` as it is iterated: the derived tables
         are computed once it is exhausted. The write is refused with
-        `PositionMovedError`, before anything is read, unless the database is
-        still at `after`. `fresh` is for an empty database being built.
+        `PositionMovedError`, before `new_events` is touched, unless the database
+        is still at `after`. `fresh` is for an empty database being built into a
+        temporary file: it skips the rollback journal, since a failed build is
+        deleted rather than rolled back.
         """
         conn = sqlite3.connect(self.path, timeout=30, isolation_level=None)
         try:
@@ -292,7 +455,7 @@ class ReviewDatabase:
                     _insert(conn, "events", chunk)
                 for table, rows in derived_tables(state, codes):
                     if fresh:
-                        _insert(conn, table, _sorted_rows(table, rows))
+                        _insert_sorted(conn, table, rows)
                     else:
                         _sync(conn, table, rows)
                 conn.execute(
@@ -300,7 +463,8 @@ class ReviewDatabase:
                     (state.position,),
                 )
             except BaseException:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
         finally:
@@ -308,54 +472,65 @@ class ReviewDatabase:
         return state.position
 
 
-def _columns(table: str) -> tuple[list[str], tuple[str, ...]]:
+def _columns(table: str) -> tuple[list[str], list[int]]:
+    """The table's columns, and where its primary key columns stand among them."""
     columns, pk, _ = TABLES[table]
-    return list(columns), (pk,) if isinstance(pk, str) else pk
+    keys = (pk,) if isinstance(pk, str) else pk
+    names = list(columns)
+    return names, [names.index(k) for k in keys]
 
 
-def _sorted_rows(table: str, rows: list[dict]) -> list[dict]:
-    _, keys = _columns(table)
-    return sorted(rows, key=lambda row: tuple(row[k] for k in keys))
+def _values(table: str, rows: Iterable[dict]) -> Iterator[tuple]:
+    """Each row's values in column order; a column a row lacks is NULL."""
+    columns, _ = _columns(table)
+    take = operator.itemgetter(*columns)
+    for row in rows:
+        try:
+            yield take(row)
+        except KeyError:
+            yield tuple(row.get(c) for c in columns)
+
+
+def _insert_sql(table: str, verb: str = "INSERT") -> str:
+    columns, _ = _columns(table)
+    return (
+        f"{verb} INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+        f"VALUES ({', '.join('?' for _ in columns)})"
+    )
 
 
 def _insert(conn: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
-    columns, _ = _columns(table)
-    sql = (
-        f"INSERT INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-        f"VALUES ({', '.join('?' for _ in columns)})"
-    )
-    conn.executemany(sql, (tuple(row.get(c) for c in columns) for row in rows))
+    conn.executemany(_insert_sql(table), _values(table, rows))
 
 
-def _sync(conn: sqlite3.Connection, table: str, rows: list[dict]) -> None:
+def _insert_sorted(conn: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
+    """Insert in primary key order, which SQLite's B-trees take fastest."""
+    _, at = _columns(table)
+    values = list(_values(table, rows))
+    values.sort(key=lambda v: tuple(v[i] for i in at))
+    conn.executemany(_insert_sql(table), values)
+
+
+def _sync(conn: sqlite3.Connection, table: str, rows: Iterable[dict]) -> None:
     """Make `table` hold exactly `rows`, writing only the rows that differ.
 
     Most of a county's rows are the same from one catch-up to the next; writing
     only the difference keeps the transaction, and the lock readers wait on,
     small.
     """
-    columns, keys = _columns(table)
-    at = [columns.index(k) for k in keys]
-    wanted = {}
-    for row in rows:
-        values = tuple(row.get(c) for c in columns)
-        wanted[tuple(values[i] for i in at)] = values
+    columns, at = _columns(table)
+    wanted = {tuple(v[i] for i in at): v for v in _values(table, rows)}
     listed = ", ".join(f"[{c}]" for c in columns)
     held = {
-        tuple(values[i] for i in at): values
-        for values in conn.execute(f"SELECT {listed} FROM [{table}]")
+        tuple(v[i] for i in at): v
+        for v in conn.execute(f"SELECT {listed} FROM [{table}]")
     }
     gone = sorted(held.keys() - wanted.keys())
     if gone:
-        where = " AND ".join(f"[{k}] = ?" for k in keys)
+        where = " AND ".join(f"[{columns[i]}] = ?" for i in at)
         conn.executemany(f"DELETE FROM [{table}] WHERE {where}", gone)
     changed = [wanted[k] for k in sorted(wanted) if held.get(k) != wanted[k]]
-    if changed:
-        conn.executemany(
-            f"INSERT OR REPLACE INTO [{table}] ({listed}) "
-            f"VALUES ({', '.join('?' for _ in columns)})",
-            changed,
-        )
+    conn.executemany(_insert_sql(table, "INSERT OR REPLACE"), changed)
 
 
 def _chunks(items: Iterator, size: int = 10_000) -> Iterator[list]:

@@ -483,8 +483,3 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return Workspace(tmp_path)
-
-
-@pytest.fixture
-def county() -> County:
-    return County()

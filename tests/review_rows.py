@@ -13,21 +13,27 @@ from ledger import records as r
 from ledger.state import stream_of
 from ledger.store import Ledger, new_event
 
-RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
-def all_rows(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+def all_rows(path: Path, tracking: bool = True) -> dict[str, list[tuple[Any, ...]]]:
     """Every table's rows, ordered by all of their columns: equal dumps mean equal
-    databases, row for row and value for value (types included)."""
+    databases, row for row and value for value (types included).
+
+    `tracking=False` leaves out `_projection`, which names a replay's cut.
+    """
     conn = sqlite3.connect(path)
     try:
         tables = [
-            name for (name,) in conn.execute(
+            name
+            for (name,) in conn.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name"
             )
         ]
         dump = {}
         for table in tables:
+            if table == "_projection" and not tracking:
+                continue
             columns = [c[1] for c in conn.execute(f"PRAGMA table_info([{table}])")]
             order = ", ".join(f"[{c}]" for c in columns)
             dump[table] = [

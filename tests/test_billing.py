@@ -42,6 +42,7 @@ def verdict(row: dict[str, Any]) -> tuple[int, str, list[str]]:
 
 
 BILLED = (1, "billable", [])
+PENDING = (0, "pending_review", [])
 AUTH = (0, "not_billable", ["CMA-AUTH"])
 UNDOCUMENTED = (0, "not_billable", ["CMA-UNITS-DOC"])
 
@@ -647,18 +648,29 @@ def test_a_task_cancelled_before_it_was_done_documents_nothing_and_pends_nothing
     assert verdict(bill(workspace, county)["c-1"]) == UNDOCUMENTED
 
 
-def test_a_task_cancelled_while_awaiting_review_holds_no_claim_pending(
+@pytest.mark.parametrize("outcome", [None, "returned"])
+def test_a_task_cancelled_after_unapproved_work_holds_its_claim_until_voided(
+    workspace: Workspace, outcome: str | None
+) -> None:
+    county = County().task("t-1", outcome=outcome).cancel("t-1").claim("c-1", ["t-1"])
+
+    assert verdict(bill(workspace, county)["c-1"]) == PENDING
+    assert verdict(bill(workspace, County(baseline=False).void("c-1"))["c-1"]) == (
+        0,
+        "voided",
+        [],
+    )
+
+
+def test_a_task_cancelled_after_approval_still_documents_its_work(
     workspace: Workspace,
 ) -> None:
-    county = County().task("t-1", outcome=None).cancel("t-1").claim("c-1", ["t-1"])
+    county = County().task("t-1").cancel("t-1").claim("c-1", ["t-1"])
 
-    assert verdict(bill(workspace, county)["c-1"]) == UNDOCUMENTED
+    assert verdict(bill(workspace, county)["c-1"]) == BILLED
 
 
 # Reviews: pending, returned, corrected
-
-
-PENDING = (0, "pending_review", [])
 
 
 @pytest.mark.parametrize("outcome", [None, "returned"])
@@ -724,12 +736,17 @@ def test_a_task_never_completed_does_not_hold_the_claim(workspace: Workspace) ->
     assert verdict(bill(workspace, county)["c-1"]) == BILLED
 
 
-def test_a_claim_with_a_no_units_rule_is_not_pending(workspace: Workspace) -> None:
-    county = County().task("t-1", outcome=None).claim("c-1", ["t-1"], code=CM_CODE)
+@pytest.mark.parametrize("outcome", [None, "returned"])
+def test_a_claim_with_a_no_units_rule_is_not_pending_nor_documented_by_that_work(
+    workspace: Workspace, outcome: str | None
+) -> None:
+    county = County().task("t-1", outcome=outcome, minutes=30)
+    county.claim("c-1", ["t-1"], units=2, code=CM_CODE)
 
     row = bill(workspace, county)["c-1"]
 
     assert verdict(row) == (0, "not_billable", ["CMA-NOT-CM", "CMA-UNITS-DOC"])
+    assert row["documented_units"] == 0
 
 
 # CMA-UNITS-DOC and CMA-UNITS-AUTH
@@ -964,8 +981,10 @@ def test_the_oversight_queue_holds_work_awaiting_its_first_review(
 def test_the_oversight_queue_names_the_supervisor_of_the_day_of_the_work(
     workspace: Workspace,
 ) -> None:
-    county = County().case_manager("cm-2").task("t-1", outcome=None)
-    county.end_supervision("aide-1", "cm-1", DAY).supervise("aide-1", "cm-2", day(1))
+    county = County().case_manager("cm-2").supervise("aide-1", "cm-2")
+    county.assign("t-1", cm="cm-2").end_supervision("aide-1", "cm-2", DAY)
+    county.complete("t-1", on=day(1))
+    county.end_supervision("aide-1", "cm-1", day(1)).supervise("aide-1", "cm-2", day(2))
 
     workspace.imported(county)
     (row,) = workspace.rows("oversight_queue")
@@ -973,5 +992,5 @@ def test_the_oversight_queue_names_the_supervisor_of_the_day_of_the_work(
     assert (row["task_id"], row["case_manager_id"], row["performed_on"]) == (
         "t-1",
         "cm-1",
-        DAY,
+        day(1),
     )

@@ -12,7 +12,15 @@ import hashlib
 import html
 import json
 import re
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -559,6 +567,20 @@ def test_every_canned_query_returns_rows(site, sample):
         assert data["rows"], name
 
 
+def test_same_day_conflicts_are_every_live_claim_sharing_a_day(site):
+    listed = site.rows(QUERIES["same_day_conflicts"]["sql"])
+    shared = site.rows(
+        "SELECT claim_id FROM claims c WHERE voided_on IS NULL AND EXISTS ("
+        "SELECT 1 FROM claims o WHERE o.person_id = c.person_id "
+        "AND o.service_date = c.service_date AND o.claim_id != c.claim_id "
+        "AND o.voided_on IS NULL)"
+    )
+    assert listed
+    assert sorted(r["claim_id"] for r in listed) == sorted(
+        r["claim_id"] for r in shared
+    )
+
+
 def test_amounts_are_shown_in_dollars(site):
     page = site.get("/review/billable_days?status=billable", who="rex")
     assert re.search(r"\$\d+\.\d\d", page.text)
@@ -665,6 +687,21 @@ def test_the_footer_shows_the_ledger_position(site):
     assert f"at ledger position {position}" in page.text
 
 
+def test_a_replay_says_so_on_every_page(county):
+    replay = county["folder"] / "replay.db"
+    cli(
+        "--ledger",
+        str(county["ledger"]),
+        "replay",
+        "--until-position",
+        "50",
+        "--out",
+        str(replay),
+    )
+    page = Site(replay, county["accounts"]).get("/review/findings", who="rex")
+    assert "at ledger position 50, <strong>a replay: until-position 50" in page.text
+
+
 # The demo
 
 
@@ -679,6 +716,68 @@ def test_the_demo_site_is_open_and_marked_synthetic_on_every_page(county, sample
 
 
 # The command line
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def serving(*args: str) -> Iterator[str]:
+    """`cma-ledger ARGS --port P` in a subprocess, until it answers /-/login."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "ledger", *args, "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            assert process.poll() is None, process.stderr.read()
+            try:
+                urllib.request.urlopen(f"{base}/-/login", timeout=2)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def fetch(url: str, headers: dict | None = None) -> tuple[int, str]:
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_serve_snapshot_serves_a_frozen_copy_to_signed_in_accounts(county):
+    paths = ["--ledger", str(county["ledger"]), "--review", str(county["review"])]
+    with serving(
+        *paths, "serve", "--snapshot", "--accounts", str(county["accounts"])
+    ) as base:
+        assert fetch(f"{base}/review/findings")[0] == 401
+        status, text = fetch(f"{base}/review/findings", basic("ann", PASSWORDS["ann"]))
+        assert status == 200
+        assert "(snapshot)" in text
+
+
+def test_demo_serves_a_generated_county_without_sign_in(tmp_path):
+    with serving(
+        "demo", "--dir", str(tmp_path), "--persons", "5", "--days", "10"
+    ) as base:
+        status, text = fetch(f"{base}/review/billable_days")
+        assert status == 200
+        assert "SYNTHETIC DATA" in text
 
 
 def test_serve_refuses_to_start_without_an_account(county):

@@ -14,6 +14,16 @@ def kept(workspace: Workspace, name: str) -> Path:
     return copy
 
 
+def late_cdcs_start() -> County:
+    """p-1 moved to EW on March 1 and, as recorded later, used CDCS all year."""
+    return (
+        County(baseline=False)
+        .cdcs("p-1", "2025-01-01")
+        .end_enrollment("p-1", "CADI", "2025-02-28")
+        .enroll("p-1", "EW", start_on="2025-03-01")
+    )
+
+
 def diff(workspace: Workspace, old: Path, new: Path, *options: str) -> str:
     result = workspace.cli("diff", str(old), str(new), *options)
     assert result.exit_code == 0, result.output
@@ -37,14 +47,18 @@ def test_diff_lists_days_and_findings_that_appeared_disappeared_or_changed(
         for line in lines
     ), lines
     assert any(line.startswith("+ billable day c-2 ") for line in lines), lines
-    assert any(line.startswith("+ finding CMA-UNITS-DOC on claim c-2 ") for line in lines)
+    assert any(
+        line.startswith("+ finding CMA-UNITS-DOC on claim c-2 ") for line in lines
+    )
     assert lines[-1] == (
         "billable days: 1 appeared, 0 disappeared, 1 changed; "
         "findings: 1 appeared, 0 disappeared, 0 changed"
     )
     backwards = diff(workspace, workspace.review, march).splitlines()
     assert any(line.startswith("- billable day c-2 ") for line in backwards)
-    assert any(line.startswith("- finding CMA-UNITS-DOC on claim c-2 ") for line in backwards)
+    assert any(
+        line.startswith("- finding CMA-UNITS-DOC on claim c-2 ") for line in backwards
+    )
 
 
 def test_diff_as_json_gives_both_rows_and_the_fields_that_changed(
@@ -52,9 +66,7 @@ def test_diff_as_json_gives_both_rows_and_the_fields_that_changed(
 ) -> None:
     workspace.imported(County().task("t-1").claim("c-1", ["t-1"]))
     march = kept(workspace, "march.db")
-    workspace.imported(County(baseline=False).cdcs("p-1", "2025-01-01")
-                       .end_enrollment("p-1", "CADI", "2025-02-28")
-                       .enroll("p-1", "EW", start_on="2025-03-01"))
+    workspace.imported(late_cdcs_start())
 
     found = json.loads(diff(workspace, march, workspace.review, "--json"))
 
@@ -65,7 +77,9 @@ def test_diff_as_json_gives_both_rows_and_the_fields_that_changed(
     assert changed["new"]["reasons"] == ["CMA-CDCS"]
     [appeared] = found["findings"]["appeared"]
     assert appeared["key"] == {
-        "rule": "CMA-CDCS", "subject_type": "claim", "subject_id": "c-1"
+        "rule": "CMA-CDCS",
+        "subject_type": "claim",
+        "subject_id": "c-1",
     }
 
 
@@ -79,6 +93,19 @@ def test_diff_of_a_database_with_itself_lists_nothing(workspace: Workspace) -> N
 
 def test_diff_of_a_missing_database_says_so(workspace: Workspace) -> None:
     workspace.imported(County())
-    result = workspace.cli("diff", str(workspace.folder / "nope.db"), str(workspace.review))
+    result = workspace.cli(
+        "diff", str(workspace.folder / "nope.db"), str(workspace.review)
+    )
     assert result.exit_code != 0
     assert "no review database at" in result.output
+
+
+def test_the_example_in_the_projections_doc_is_what_diff_prints(
+    workspace: Workspace,
+) -> None:
+    workspace.imported(County().task("t-1").claim("c-1", ["t-1"]))
+    march = kept(workspace, "march.db")
+    workspace.imported(late_cdcs_start())
+    doc = (Path(__file__).parent.parent / "docs" / "projections.md").read_text()
+    printed = diff(workspace, march, workspace.review)
+    assert f"```\n{printed}```" in doc

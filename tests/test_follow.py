@@ -28,7 +28,9 @@ def reached(review: Path) -> int | None:
 def wait_for(review: Path, position: int, timeout: float = 20) -> None:
     deadline = time.monotonic() + timeout
     while reached(review) != position:
-        assert time.monotonic() < deadline, f"stuck at {reached(review)}, not {position}"
+        assert time.monotonic() < deadline, (
+            f"stuck at {reached(review)}, not {position}"
+        )
         time.sleep(0.05)
 
 
@@ -44,9 +46,22 @@ def test_following_projects_each_new_import_and_stops_cleanly_on_a_signal(
     append_unchecked(ledger, parts[0])
 
     follower = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "--ledger", str(tmp_path / "ledger.db"),
-         "--review", str(review), "project", "--follow", "--interval", "0.1"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--ledger",
+            str(tmp_path / "ledger.db"),
+            "--review",
+            str(review),
+            "project",
+            "--follow",
+            "--interval",
+            "0.1",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         wait_for(review, first)
@@ -62,7 +77,9 @@ def test_following_projects_each_new_import_and_stops_cleanly_on_a_signal(
 
     assert follower.returncode == 0, err
     assert f"review database at position {len(records)}" in out
-    catch_ups = [line for line in err.splitlines() if "caught up" in line or "built" in line]
+    catch_ups = [
+        line for line in err.splitlines() if "caught up" in line or "built" in line
+    ]
     assert 2 <= len(catch_ups) <= 3, err
     runner.build(ledger, tmp_path / "rebuilt.db")
     assert all_rows(review) == all_rows(tmp_path / "rebuilt.db")

@@ -34,7 +34,9 @@ def pieces(records: list[r.Record], cuts: list[float]) -> list[list[r.Record]]:
     return [records[a:b] for a, b in zip(points, points[1:], strict=False) if b > a]
 
 
-def import_piece(folder: Path, ledger: Path, review: Path, piece: list[r.Record]) -> None:
+def import_piece(
+    folder: Path, ledger: Path, review: Path, piece: list[r.Record]
+) -> None:
     feed = folder / "piece.jsonl"
     feed.write_bytes(b"".join(r.encode_record(rec) + b"\n" for rec in piece))
     result = CliRunner().invoke(
@@ -114,7 +116,5 @@ def test_a_write_from_a_stale_position_is_refused_and_changes_nothing(
     state.catch_up()
     assert state.state is not None
     with pytest.raises(PositionMovedError):
-        ReviewDatabase(review).write(
-            state.state, [], False, BillingCodes(), after=0
-        )
+        ReviewDatabase(review).write(state.state, [], False, BillingCodes(), after=0)
     assert all_rows(review) == before

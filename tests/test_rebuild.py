@@ -23,7 +23,9 @@ def consistent(conn: sqlite3.Connection) -> tuple[int, int, int]:
     conn.execute("BEGIN")
     try:
         reached = conn.execute("SELECT position FROM _projection").fetchone()[0]
-        count, last = conn.execute("SELECT count(*), max(position) FROM events").fetchone()
+        count, last = conn.execute(
+            "SELECT count(*), max(position) FROM events"
+        ).fetchone()
         days = conn.execute("SELECT count(*) FROM billable_days").fetchone()[0]
     finally:
         conn.execute("COMMIT")
@@ -67,9 +69,19 @@ def test_readers_never_see_a_half_built_database_while_a_rebuild_runs(
     _, review = county
     ledger_path = review.with_name("ledger.db")
     rebuild = subprocess.Popen(
-        [sys.executable, "-m", "ledger", "--ledger", str(ledger_path),
-         "--review", str(review), "project", "--rebuild"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            sys.executable,
+            "-m",
+            "ledger",
+            "--ledger",
+            str(ledger_path),
+            "--review",
+            str(review),
+            "project",
+            "--rebuild",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     looks = 0
     while rebuild.poll() is None or looks == 0:
@@ -106,9 +118,25 @@ def test_a_build_removes_what_an_interrupted_build_left_behind(
     county: tuple[Ledger, Path],
 ) -> None:
     ledger, review = county
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True)
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     abandoned = review.with_name(f".{review.name}.{gone.stdout.strip()}.building")
     abandoned.write_bytes(b"half a database")
     runner.build(ledger, review)
     assert leftovers(review) == []
+
+
+def test_a_database_of_another_layout_is_rebuilt_rather_than_caught_up(
+    county: tuple[Ledger, Path],
+) -> None:
+    ledger, review = county
+    with sqlite3.connect(review) as conn:
+        conn.execute("UPDATE _projection SET layout = 'older', position = 1")
+        conn.execute("ALTER TABLE tasks DROP COLUMN cancelled_on")
+    runner.update(ledger, review)
+    runner.build(ledger, review.with_name("rebuilt.db"))
+    assert all_rows(review) == all_rows(review.with_name("rebuilt.db"))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import sqlite3
 from pathlib import Path
@@ -10,7 +11,9 @@ import pytest
 from conftest import County, Workspace
 from review_rows import all_rows, append_unchecked
 
+from ledger import records as r
 from ledger.generate import generate
+from ledger.state import Event
 from ledger.store import Ledger
 from projections import runner
 
@@ -52,9 +55,11 @@ def test_replaying_at_the_last_position_gives_the_live_database_row_for_row(
 ) -> None:
     workspace, _, _ = two_imports
     last = position(workspace.review)
-    assert all_rows(replay(workspace, "--until-position", str(last))) == all_rows(
-        workspace.review
+    replayed = replay(workspace, "--until-position", str(last))
+    assert all_rows(replayed, tracking=False) == all_rows(
+        workspace.review, tracking=False
     )
+    assert position(replayed) == last
 
 
 def test_replaying_until_a_past_position_gives_the_database_of_that_time(
@@ -62,7 +67,8 @@ def test_replaying_until_a_past_position_gives_the_database_of_that_time(
 ) -> None:
     workspace, first, reached = two_imports
     replayed = replay(workspace, "--until-position", str(reached))
-    assert all_rows(replayed) == all_rows(first)
+    assert all_rows(replayed, tracking=False) == all_rows(first, tracking=False)
+    assert position(replayed) == reached
 
 
 def test_replaying_what_was_known_at_a_moment_ignores_what_was_recorded_later(
@@ -72,7 +78,7 @@ def test_replaying_what_was_known_at_a_moment_ignores_what_was_recorded_later(
     with sqlite3.connect(first) as conn:
         known = conn.execute("SELECT max(recorded_at) FROM events").fetchone()[0]
     replayed = replay(workspace, "--known-at", known)
-    assert all_rows(replayed) == all_rows(first)
+    assert all_rows(replayed, tracking=False) == all_rows(first, tracking=False)
     assert position(replayed) == reached
 
 
@@ -118,8 +124,15 @@ def test_replays_as_of_any_day_survive_events_whose_subject_is_dated_later(
     county.separate("aide-2", "2025-03-25")
     workspace.imported(county)
 
-    for day in ("2025-02-28", "2025-03-02", "2025-03-03", "2025-03-05", "2025-03-12",
-                "2025-03-22", "2025-04-02"):
+    for day in (
+        "2025-02-28",
+        "2025-03-02",
+        "2025-03-03",
+        "2025-03-05",
+        "2025-03-12",
+        "2025-03-22",
+        "2025-04-02",
+    ):
         replayed = replay(workspace, "--as-of", day)
         assert position(replayed) > 0
 
@@ -133,8 +146,9 @@ def test_replays_as_of_any_day_survive_events_whose_subject_is_dated_later(
     assert ("claim_submitted", "claim/c-1") in kept
     assert ("service_agreement_approved", "agreement/sa-late") not in kept
     assert tasks == {"t-1", "t-3"} and claims == {"c-3"}
-    assert all_rows(replay(workspace, "--as-of", "2099-12-31")) == all_rows(
-        workspace.review
+    everything = replay(workspace, "--as-of", "2099-12-31")
+    assert all_rows(everything, tracking=False) == all_rows(
+        workspace.review, tracking=False
     )
 
 
@@ -146,8 +160,9 @@ def table_rows(review: Path, table: str) -> list[tuple]:
 def test_replay_wants_exactly_one_moment(workspace: Workspace) -> None:
     workspace.imported(County())
     out = str(workspace.folder / "x.db")
-    both = workspace.cli("replay", "--until-position", "1", "--as-of", "2025-01-01",
-                         "--out", out)
+    both = workspace.cli(
+        "replay", "--until-position", "1", "--as-of", "2025-01-01", "--out", out
+    )
     neither = workspace.cli("replay", "--out", out)
     assert both.exit_code != 0 and neither.exit_code != 0
     assert "exactly one" in both.output
@@ -158,9 +173,11 @@ def test_two_rebuilds_and_a_replay_give_identical_rows(tmp_path: Path) -> None:
     append_unchecked(ledger, list(generate(12, 40, 5)))
     runner.build(ledger, tmp_path / "a.db")
     runner.build(ledger, tmp_path / "b.db")
-    runner.build(ledger, tmp_path / "c.db", keep=lambda e: e.position <= 10**9)
+    runner.build(ledger, tmp_path / "c.db", cut=runner.until_position(10**9))
     assert all_rows(tmp_path / "a.db") == all_rows(tmp_path / "b.db")
-    assert all_rows(tmp_path / "a.db") == all_rows(tmp_path / "c.db")
+    assert all_rows(tmp_path / "a.db", tracking=False) == all_rows(
+        tmp_path / "c.db", tracking=False
+    )
 
 
 def test_every_billable_day_and_finding_names_positions_that_exist_in_events(
@@ -181,3 +198,39 @@ def test_every_billable_day_and_finding_names_positions_that_exist_in_events(
         named = json.loads(positions)
         assert named, f"{table} {subject} names no positions"
         assert set(named) <= stored, f"{table} {subject}: {set(named) - stored}"
+
+
+def test_known_at_keeps_a_prefix_even_when_the_clock_stepped_back() -> None:
+    noon = dt.datetime(2025, 6, 1, 12, tzinfo=dt.UTC)
+    recorded = [noon, noon + dt.timedelta(hours=2), noon + dt.timedelta(hours=1)]
+    events = [
+        Event(
+            position,
+            at,
+            "agency/a",
+            1,
+            r.AgencyRegistered(
+                agency_id="a", name="A", roles=["lead_agency"], private=False
+            ),
+        )
+        for position, at in enumerate(recorded, start=1)
+    ]
+    keep = runner.known_at(noon + dt.timedelta(hours=1, minutes=30)).keep
+    assert [e.position for e in events if keep(e)] == [1]
+
+
+def test_a_replay_is_never_caught_up_as_if_it_followed_the_ledger(
+    two_imports: tuple[Workspace, Path, int],
+) -> None:
+    workspace, _, _ = two_imports
+    replayed = replay(workspace, "--as-of", "2025-03-04")
+    before = all_rows(replayed)
+    result = workspace.cli("--review", str(replayed), "project")
+    assert result.exit_code != 0
+    assert "replay --as-of 2025-03-04" in result.output
+    feed = workspace.write_feed(County(baseline=False).task("t-9", on="2025-03-06"))
+    imported = workspace.cli("--review", str(replayed), "import", str(feed))
+    assert imported.exit_code == 0
+    assert "3 records appended" in imported.output
+    assert "review database not updated" in imported.output
+    assert all_rows(replayed) == before
