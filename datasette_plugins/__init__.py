@@ -13,6 +13,7 @@ from datasette_plugins.access import (
 from datasette_plugins.cells import render_cell, startup
 from datasette_plugins.chrome import extra_css_urls, extra_template_vars, menu_links
 from datasette_plugins.pages import register_routes
+from datasette_plugins.paging import register_magic_parameters
 
 __all__ = [
     "actor_from_request",
@@ -22,6 +23,7 @@ __all__ = [
     "menu_links",
     "permission_allowed",
     "prepare_connection",
+    "register_magic_parameters",
     "register_routes",
     "render_cell",
     "startup",

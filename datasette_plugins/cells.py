@@ -3,9 +3,10 @@
 Every billable day and finding links to the events in its `positions`, every
 claim to the page that explains it, and every person to their timeline.
 
-`render_cell` runs for every cell of every page, a thousand rows on a canned
-query, so links are built with f-strings over `escape`d parts: `Markup.format`
-goes through `string.Formatter` and cost more than the rest of the page.
+`render_cell` runs for every cell of every page, a thousand or more on a page
+of 100 rows, so links are built with f-strings over `escape`d parts:
+`Markup.format` goes through `string.Formatter` and cost more than the rest of
+the page.
 """
 
 from __future__ import annotations
@@ -185,7 +186,7 @@ def keep_markdown_out_of_cells() -> None:
 
     It comes with datasette-dashboards, which uses its template function and tag.
     Its cell hook looks for `*_markdown` columns (there are none here) by merging
-    Datasette's metadata afresh for every cell: a quarter of a canned query page.
+    Datasette's metadata afresh for every cell: a quarter of a thousand-row page.
     """
     from datasette.plugins import pm
 

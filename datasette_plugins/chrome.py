@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datasette import hookimpl
 
+from datasette_plugins import paging
 from datasette_plugins.access import PLUGIN, REVIEW_DATABASE, SiteSettings
 
 
@@ -14,7 +15,7 @@ async def tracking(db) -> dict:
 
 
 @hookimpl
-def extra_template_vars(datasette):
+def extra_template_vars(datasette, request):
     async def inner():
         db = datasette.databases.get(REVIEW_DATABASE)
         found = await tracking(db) if db is not None else {}
@@ -23,6 +24,7 @@ def extra_template_vars(datasette):
             "cma_position": found.get("position"),
             "cma_replay": found.get("cut"),
             "cma_snapshot": db is not None and not db.is_mutable,
+            "cma_pager": paging.pager(request),
         }
 
     return inner

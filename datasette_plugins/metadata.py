@@ -354,15 +354,19 @@ TABLES: dict[str, dict[str, Any]] = {
 }
 
 NOTE_FREE_PAYLOAD = "json_remove(payload, '$.note') AS payload"
+# Long canned queries answer a page at a time; `?_page=N` picks the page (see
+# `datasette_plugins.paging`).
+PAGE_ROWS = 100
+A_PAGE = f"LIMIT {PAGE_ROWS} OFFSET :_page_offset"
 
 QUERIES: dict[str, dict[str, Any]] = {
     "oversight_queue_waiting": {
         "title": "Oversight queue with days waiting",
         "description": "Completed aide work not yet reviewed, longest waiting "
-        "first, counted to today.",
+        f"first, counted to today; {PAGE_ROWS} to a page.",
         "sql": "SELECT task_id, case_manager_id, aide_id, person_id, performed_on, "
         "category, minutes, days_waiting FROM oversight_waiting "
-        "ORDER BY days_waiting DESC, task_id",
+        f"ORDER BY days_waiting DESC, task_id {A_PAGE}",
     },
     "findings_by_rule": {
         "title": "Findings by rule",
@@ -378,25 +382,27 @@ QUERIES: dict[str, dict[str, Any]] = {
         "description": "Per month of service and provider: claims, billable days "
         "and the amount that may be paid. Voided claims are left out.",
         "sql": "SELECT month, provider_id, claims, billable_days, claimed_units, "
-        "billable_units, amount_cents FROM billing_by_month ORDER BY month, provider_id",
+        "billable_units, amount_cents FROM billing_by_month "
+        "ORDER BY month, provider_id",
     },
     "same_day_conflicts": {
         "title": "Same-day conflicts",
         "description": "Persons with more than one live claim on one service date, "
         "with each claim's provider and outcome; only the first recorded can be "
-        "paid (CMA-DUP, CMA-SAME-DAY).",
+        f"paid (CMA-DUP, CMA-SAME-DAY); {PAGE_ROWS} to a page. The table same-day "
+        "claims holds the same rows, to filter, facet and export.",
         "sql": "SELECT person_id, service_date, claim_id, provider_id, "
         "procedure_code, position, status, reasons, amount_cents FROM same_day_claims "
-        "ORDER BY service_date, person_id, position",
+        f"ORDER BY service_date, person_id, position {A_PAGE}",
     },
     "person_history": {
         "title": "A person's history",
         "description": "Every event about one person, in ledger order (task notes "
-        "left out). The person's timeline page shows the same with billing "
-        "outcomes beside the days.",
+        f"left out), {PAGE_ROWS} to a page. The person's timeline page shows them "
+        "all with billing outcomes beside the days.",
         "sql": "SELECT position, recorded_at, occurred_on, type, stream_id, "
         f"{NOTE_FREE_PAYLOAD} FROM events WHERE person_id = :person_id "
-        "ORDER BY position",
+        f"ORDER BY position {A_PAGE}",
     },
 }
 
@@ -518,7 +524,9 @@ DASHBOARDS: dict[str, Any] = {
             "waiting-histogram": {
                 "title": "Items by days waiting",
                 "db": REVIEW_DATABASE,
-                "query": "SELECT days_waiting FROM oversight_waiting",
+                # Grouped in SQL: Datasette returns at most 1,000 rows to a chart.
+                "query": "SELECT days_waiting, count(*) AS items "
+                "FROM oversight_waiting GROUP BY days_waiting",
                 "library": "vega-lite",
                 "display": {
                     "mark": {"type": "bar", "tooltip": True},
@@ -530,7 +538,8 @@ DASHBOARDS: dict[str, Any] = {
                             "title": "Days waiting",
                         },
                         "y": {
-                            "aggregate": "count",
+                            "aggregate": "sum",
+                            "field": "items",
                             "type": "quantitative",
                             "title": "Items",
                         },
@@ -538,23 +547,33 @@ DASHBOARDS: dict[str, Any] = {
                 },
             },
             "by-manager": {
-                "title": "Median and longest wait by case manager",
+                "title": "Longest wait by case manager",
                 "db": REVIEW_DATABASE,
-                "query": "SELECT case_manager_id, days_waiting FROM oversight_waiting",
+                "query": "SELECT case_manager_id, count(*) AS items, "
+                "max(days_waiting) AS longest, "
+                "round(avg(days_waiting), 1) AS average "
+                "FROM oversight_waiting GROUP BY case_manager_id",
                 "library": "vega-lite",
                 "display": {
-                    "mark": {"type": "boxplot", "extent": "min-max"},
+                    "mark": {"type": "bar", "tooltip": True},
                     "encoding": {
                         "y": {
                             "field": "case_manager_id",
                             "type": "nominal",
                             "title": "Case manager",
+                            "sort": "-x",
                         },
                         "x": {
-                            "field": "days_waiting",
+                            "field": "longest",
                             "type": "quantitative",
-                            "title": "Days waiting",
+                            "title": "Longest wait (days)",
                         },
+                        "tooltip": [
+                            {"field": "case_manager_id", "type": "nominal"},
+                            {"field": "items", "type": "quantitative"},
+                            {"field": "average", "type": "quantitative"},
+                            {"field": "longest", "type": "quantitative"},
+                        ],
                     },
                 },
             },

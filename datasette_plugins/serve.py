@@ -3,7 +3,7 @@
 The database is always named `review` in URLs, whatever its file is called, so
 links, bookmarks and the auditor guide stay valid.
 
-By default the site reads a snapshot: a checkpointed copy of the review
+By default the site reads a snapshot: a standalone copy of the review
 database, opened immutable and counted once, so no page counts a million rows
 again. A watcher looks at the review database every few seconds and, when its
 projection has moved on (or a rebuild swapped in a new file), takes a new
@@ -18,6 +18,7 @@ import contextlib
 import itertools
 import logging
 import os
+import re
 import signal
 import sqlite3
 import tempfile
@@ -54,6 +55,18 @@ LOOK_EVERY = 2.0
 SNAPSHOT_SHARE = 0.1
 # How long a replaced snapshot stays open for the requests still reading it.
 RETIRE_AFTER = 60.0
+# How long a snapshot waits for a projection's commit, as the projection waits.
+LOCK_TIMEOUT = 30.0
+# Datasette's queries over a whole table, no filter applied: a column's facet
+# counts and the row count. They cost most on big tables and change only when
+# the projection writes.
+WHOLE_TABLE = re.compile(
+    r"\s*select (?:\S+ as value, count\(\*\) as count from \(\s*"
+    r"select [^()]*? from (?P<faceted>\[[^\]]+\]|\w+)\s*\)\s*where "
+    r"|count\(\*\) from (?P<counted>\[[^\]]+\]|\w+)\s*$)",
+    re.IGNORECASE,
+)
+ANSWERS_KEPT = 256
 
 
 class ServeError(RuntimeError):
@@ -74,16 +87,70 @@ def notes_included(review: Path) -> bool:
     return bool(row and row[0])
 
 
-class SnapshotDatabase(Database):
-    """An immutable snapshot that reads through connections of its own.
+class ReviewDatabaseFile(Database):
+    """The review database as Datasette reads it, remembering whole-table answers.
+
+    Datasette counts a table's rows, and its facets, afresh on each visit (an
+    immutable file's row counts excepted); on the million-row `events` table
+    that is most of the page. Both are remembered per version of the data.
+    """
+
+    def __init__(self, ds: Datasette, path: Path, is_mutable: bool) -> None:
+        super().__init__(ds, path=str(path), is_mutable=is_mutable)
+        self._tables: frozenset[str] | None = None  # not views: one reads the clock
+        self._answers: dict[tuple[object, str], Any] = {}
+
+    async def data_version(self) -> object:
+        """Changes whenever the rows may have."""
+        raise NotImplementedError
+
+    async def execute(self, sql, params=None, *args, **kwargs):
+        whole = WHOLE_TABLE.match(sql)
+        if params or not whole:
+            return await super().execute(sql, params, *args, **kwargs)
+        if self._tables is None:
+            self._tables = frozenset(await self.table_names())
+        table = (whole["faceted"] or whole["counted"]).strip("[]")
+        if table not in self._tables:
+            return await super().execute(sql, params, *args, **kwargs)
+        key = (await self.data_version(), sql)
+        if key not in self._answers:
+            if len(self._answers) >= ANSWERS_KEPT:
+                self._answers.clear()
+            self._answers[key] = await super().execute(sql, params, *args, **kwargs)
+        return self._answers[key]
+
+
+class LiveDatabase(ReviewDatabaseFile):
+    """The review database file itself, read with `mode=ro`.
+
+    The projection moves `_projection.position` in the same transaction as
+    every row it writes, so the position is the version of the data.
+    """
+
+    def __init__(self, ds: Datasette, path: Path) -> None:
+        super().__init__(ds, path, is_mutable=True)
+
+    async def data_version(self) -> object:
+        found = await super(ReviewDatabaseFile, self).execute(
+            "SELECT position FROM _projection WHERE name = 'review'"
+        )
+        return found.rows[0][0] if found.rows else None
+
+
+class SnapshotDatabase(ReviewDatabaseFile):
+    """An immutable snapshot, read through connections of its own.
 
     Datasette keeps one connection per thread and database name; a snapshot
     swapped in under the same name must not be read through its predecessor's.
     """
 
     def __init__(self, ds: Datasette, path: Path) -> None:
-        super().__init__(ds, path=str(path), is_mutable=False)
+        super().__init__(ds, path, is_mutable=False)
         self._connections = threading.local()
+
+    async def data_version(self) -> object:
+        return None
 
     async def execute_fn(self, fn):
         if self.ds.executor is None:
@@ -138,10 +205,8 @@ def make_datasette(
         secret=os.environ.get("DATASETTE_SECRET"),
     )
     ds.remove_database("_memory")
-    if immutable:
-        ds.add_database(SnapshotDatabase(ds, review), name=REVIEW_DATABASE)
-    else:
-        ds.add_database(Database(ds, path=str(review)), name=REVIEW_DATABASE)
+    database = SnapshotDatabase if immutable else LiveDatabase
+    ds.add_database(database(ds, review), name=REVIEW_DATABASE)
     return ds
 
 
@@ -205,15 +270,18 @@ _numbers = itertools.count(1)
 def take_snapshot(review: Path, folder: Path) -> Snapshot:
     """Copy the review database into `folder` and count its tables.
 
-    An immutable file is read without its -wal, so the copy is made with
-    VACUUM INTO, which writes every committed page into one standalone file.
+    VACUUM INTO copies what one read transaction sees into a standalone file,
+    whatever the journal mode (an immutable reader would not see a -wal file).
     """
     started = time.perf_counter()
     inode = review.stat().st_ino
     copy = folder / f"{REVIEW_DATABASE}-{next(_numbers)}.db"
-    conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{review}?mode=ro", uri=True, timeout=LOCK_TIMEOUT)
     try:
         conn.execute("VACUUM INTO ?", (str(copy),))
+    except BaseException:
+        copy.unlink(missing_ok=True)
+        raise
     finally:
         conn.close()
     copied = sqlite3.connect(f"file:{copy}?immutable=1", uri=True)
@@ -231,7 +299,7 @@ def take_snapshot(review: Path, folder: Path) -> Snapshot:
 
 @contextmanager
 def snapshot(review: Path) -> Iterator[tuple[Path, dict]]:
-    """A checkpointed copy of the review database and its inspect data."""
+    """A snapshot in a temporary folder, and its inspect data."""
     with tempfile.TemporaryDirectory(prefix="cma-snapshot-") as folder:
         taken = take_snapshot(review, Path(folder))
         yield taken.path, taken.inspect_data
@@ -240,9 +308,10 @@ def snapshot(review: Path) -> Iterator[tuple[Path, dict]]:
 def swap_in(ds: Datasette, taken: Snapshot) -> Database:
     """Serve `taken` from now on; returns the database it replaced."""
     old = ds.get_database(REVIEW_DATABASE)
+    new = SnapshotDatabase(ds, taken.path)
     ds.inspect_data = taken.inspect_data
     ds.remove_database(REVIEW_DATABASE)
-    ds.add_database(SnapshotDatabase(ds, taken.path), name=REVIEW_DATABASE)
+    ds.add_database(new, name=REVIEW_DATABASE)
     return old
 
 
@@ -281,8 +350,8 @@ class SnapshotWatcher:
             return False
         if time.monotonic() - self.taken_at < self.current.took / SNAPSHOT_SHARE:
             return False
-        taken = await asyncio.to_thread(take_snapshot, self.review, self.folder)
         self.taken_at = time.monotonic()
+        taken = await asyncio.to_thread(take_snapshot, self.review, self.folder)
         if notes_included(taken.path) != self.notes:
             log.warning(
                 "%s now %s task notes: restart serve to show it",

@@ -12,13 +12,14 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import click
 
-from ledger import feed, keys, paths
+from ledger import feed, keys, locations, paths
+from ledger.locations import PostgresLocation
 from ledger.state import State
-from ledger.store import ChainedRecorder, Ledger, new_event, open_history
+from ledger.store import Ledger, StoredHistory, new_event, open_history
 
 if TYPE_CHECKING:
     from projections.runner import Projector
@@ -53,7 +54,9 @@ class LedgerCommands(click.Group):
             raise LedgerError(msg) from e
         except OSError as e:
             log.debug("file failure", exc_info=True)
-            raise LedgerError(f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")) from e
+            raise LedgerError(
+                f"{e.strerror or e}: {e.filename or ''}".rstrip(": ")
+            ) from e
         except Exception as e:
             log.info("unexpected failure", exc_info=True)
             msg = (
@@ -63,9 +66,29 @@ class LedgerCommands(click.Group):
             raise LedgerError(msg) from e
 
 
+class LedgerLocation(click.Path):
+    """A ledger file, or a `postgresql://` URL (which a Path would mangle)."""
+
+    def convert(self, value, param, ctx):  # type: ignore[no-untyped-def]
+        if locations.is_postgres(value):
+            try:
+                return locations.parse(value)
+            except locations.LocationError as e:
+                self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 @contextmanager
-def writer_lock(ledger_path: Path) -> Iterator[None]:
-    """One writer at a time: validation and append must see the same history."""
+def writer_lock(ledger_path: Path | PostgresLocation) -> Iterator[None]:
+    """One writer at a time: validation and append must see the same history.
+
+    A file ledger locks its folder (flock); a PostgreSQL ledger takes a
+    session-level advisory lock, which holds across machines.
+    """
+    if isinstance(ledger_path, PostgresLocation):
+        with ledger_path.writer_lock():
+            yield
+        return
     folder = os.open(ledger_path.absolute().parent, os.O_RDONLY)
     try:
         fcntl.flock(folder, fcntl.LOCK_EX)
@@ -74,7 +97,9 @@ def writer_lock(ledger_path: Path) -> Iterator[None]:
         os.close(folder)
 
 
-def open_ledger(path: Path, create: bool = False, read_only: bool = False) -> Ledger:
+def open_ledger(
+    path: Path | PostgresLocation, create: bool = False, read_only: bool = False
+) -> Ledger:
     """Open the ledger; `read_only` also opens a copy in a read-only folder."""
     if not create and not path.exists():
         raise LedgerError(f"no ledger at {path}; import a feed first")
@@ -84,13 +109,16 @@ def open_ledger(path: Path, create: bool = False, read_only: bool = False) -> Le
         raise LedgerError(str(e)) from e
     context = click.get_current_context(silent=True)
     key_file = (context.find_root().obj or {}).get("key_file") if context else None
-    where: str | Path = paths.read_uri(path) if read_only else path
+    where: str | Path | PostgresLocation = paths.read_uri(path) if read_only else path
     try:
-        return Ledger(where, keys.resolve_key(key_file))
+        ledger = Ledger(where, keys.resolve_key(key_file))
     except keys.CipherKeyError as e:
         raise LedgerError(str(e)) from e
     except Exception as e:  # the store's own errors carry no advice
         raise LedgerError(f"cannot open the ledger at {path}: {e}") from e
+    if context is not None and isinstance(path, PostgresLocation):
+        context.call_on_close(ledger.close)  # its connection pool, at once
+    return ledger
 
 
 def load_state(ledger: Ledger) -> State:
@@ -101,26 +129,49 @@ def load_state(ledger: Ledger) -> State:
 
 
 @click.group(cls=LedgerCommands)
-@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="CMA_LEDGER", default="cma-ledger.db", show_default=True,
-              help="The event store (SQLite file).")
-@click.option("--review", "review_path", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="CMA_REVIEW", default="cma-review.db", show_default=True,
-              help="The review database that Datasette serves.")
-@click.option("--key-file", type=click.Path(dir_okay=False, path_type=Path),
-              envvar="CMA_KEY_FILE",
-              help="The key that encrypts event state (from 'cma-ledger keygen'); "
-                   "or give the key itself in CMA_CIPHER_KEY.")
+@click.option(
+    "--ledger",
+    "ledger_path",
+    type=LedgerLocation(dir_okay=False, path_type=Path),
+    envvar="CMA_LEDGER",
+    default="cma-ledger.db",
+    show_default=True,
+    help="The event store: a SQLite file, or a PostgreSQL database as "
+    "postgresql://USER@HOST:PORT/DBNAME (see docs/postgres.md).",
+)
+@click.option(
+    "--review",
+    "review_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CMA_REVIEW",
+    default="cma-review.db",
+    show_default=True,
+    help="The review database that Datasette serves.",
+)
+@click.option(
+    "--key-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="CMA_KEY_FILE",
+    help="The key that encrypts event state (from 'cma-ledger keygen'); "
+    "or give the key itself in CMA_CIPHER_KEY.",
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log each step to stderr.")
 @click.pass_context
-def main(ctx: click.Context, ledger_path: Path, review_path: Path,
-         key_file: Path | None, verbose: bool) -> None:
+def main(
+    ctx: click.Context,
+    ledger_path: Path | PostgresLocation,
+    review_path: Path,
+    key_file: Path | None,
+    verbose: bool,
+) -> None:
     """An event-sourced audit ledger for supervised case management aide work."""
     logging.basicConfig(
         level=logging.INFO if verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     for path in (ledger_path, review_path):
+        if isinstance(path, PostgresLocation):
+            continue
         if not path.absolute().parent.is_dir():
             folder = path.absolute().parent
             raise LedgerError(f"no folder {folder} for {path}; create it first")
@@ -129,23 +180,36 @@ def main(ctx: click.Context, ledger_path: Path, review_path: Path,
 
 @main.command("import")
 @click.argument("file", type=click.File("rb"))
-@click.option("--include-notes", is_flag=True, default=None,
-              help="Copy confidential task notes into the review database.")
-@click.option("--max-errors", default=50, show_default=True, type=click.IntRange(min=1),
-              help="How many refusals to print before summarising the rest.")
+@click.option(
+    "--include-notes",
+    is_flag=True,
+    default=None,
+    help="Copy confidential task notes into the review database.",
+)
+@click.option(
+    "--max-errors",
+    default=50,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="How many refusals to print before summarising the rest.",
+)
 @click.pass_obj
-def import_command(obj: dict, file, include_notes: bool | None, max_errors: int) -> None:
+def import_command(
+    obj: dict, file, include_notes: bool | None, max_errors: int
+) -> None:
     """Validate FILE (JSON Lines, '-' for stdin) and append it, all or nothing."""
     from projections import runner
 
     data = file.read()
     name = getattr(file, "name", "-")
     if not data.strip():
-        click.echo("line 1: FORMAT: the feed is empty; it must hold one record a line",
-                   err=True)
+        click.echo(
+            "line 1: FORMAT: the feed is empty; it must hold one record a line",
+            err=True,
+        )
         raise LedgerError(f"{name}: the feed is empty; nothing was written")
 
-    ledger_path: Path = obj["ledger"]
+    ledger_path: Path | PostgresLocation = obj["ledger"]
     try:
         paths.check_ledger(ledger_path)
         paths.writable(ledger_path)
@@ -156,11 +220,13 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
         ledger = open_ledger(ledger_path) if ledger_path.exists() else None
         state = load_state(ledger) if ledger else State()
         first = (ledger.last_position if ledger else 0) + 1
-        recorded_at = dt.datetime.now(dt.timezone.utc)
+        recorded_at = dt.datetime.now(dt.UTC)
         log.info("import of %s started at position %d", name, first)
         lines = data.count(b"\n") + 1
         with click.progressbar(
-            length=lines, label="checking", file=sys.stderr,
+            length=lines,
+            label="checking",
+            file=sys.stderr,
             hidden=lines < 20_000 or not sys.stderr.isatty(),
         ) as bar:
             checked = feed.check_feed(data, state, recorded_at, first, bar.update)
@@ -201,16 +267,28 @@ def import_command(obj: dict, file, include_notes: bool | None, max_errors: int)
 
 @main.command("project")
 @click.option("--rebuild", is_flag=True, help="Build the review database from scratch.")
-@click.option("--include-notes", is_flag=True, default=None,
-              help="Copy confidential task notes into the review database.")
-@click.option("--follow", is_flag=True,
-              help="Keep following new events until stopped (Ctrl-C or SIGTERM).")
-@click.option("--interval", type=click.FloatRange(min=0.01), default=2.0,
-              show_default=True,
-              help="Seconds between looks at the ledger when following.")
+@click.option(
+    "--include-notes",
+    is_flag=True,
+    default=None,
+    help="Copy confidential task notes into the review database.",
+)
+@click.option(
+    "--follow",
+    is_flag=True,
+    help="Keep following new events until stopped (Ctrl-C or SIGTERM).",
+)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=2.0,
+    show_default=True,
+    help="Seconds between looks at the ledger when following.",
+)
 @click.pass_obj
-def project_command(obj: dict, rebuild: bool, include_notes: bool | None,
-                    follow: bool, interval: float) -> None:
+def project_command(
+    obj: dict, rebuild: bool, include_notes: bool | None, follow: bool, interval: float
+) -> None:
     """Bring the review database up to date with the ledger."""
     from projections import runner
 
@@ -225,8 +303,9 @@ def project_command(obj: dict, rebuild: bool, include_notes: bool | None,
             state = runner.built(ledger, obj["review"], bool(include_notes))
             reached, include_notes = state.position, None
         if follow:
-            projector = runner.Projector(ledger, obj["review"], include_notes,
-                                         state=state)
+            projector = runner.Projector(
+                ledger, obj["review"], include_notes, state=state
+            )
             reached = follow_ledger(projector, interval)
         elif not rebuild:
             reached = runner.update(ledger, obj["review"], include_notes)
@@ -248,14 +327,17 @@ def follow_ledger(projector: Projector, interval: float) -> int:
     stop = threading.Event()
 
     def stop_following(signum: int, frame: object) -> None:
-        log.info("%s received; stopping after this catch-up",
-                 signal.Signals(signum).name)
+        log.info(
+            "%s received; stopping after this catch-up", signal.Signals(signum).name
+        )
         stop.set()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
-    previous = {sig: signal.signal(sig, stop_following)
-                for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, stop_following)
+        for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     for name in ("projections", log.name):
         logging.getLogger(name).setLevel(logging.INFO)
     reached = 0
@@ -286,18 +368,33 @@ def _parse_known_at(value: str) -> dt.datetime:
 
 
 @main.command("replay")
-@click.option("--until-position", type=click.IntRange(min=0),
-              help="Last position to keep.")
-@click.option("--known-at",
-              help="Keep what had been recorded by this moment (ISO 8601).")
-@click.option("--as-of", type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Keep events whose business date is on or before this day.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the replayed review database.")
+@click.option(
+    "--until-position", type=click.IntRange(min=0), help="Last position to keep."
+)
+@click.option(
+    "--known-at", help="Keep what had been recorded by this moment (ISO 8601)."
+)
+@click.option(
+    "--as-of",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    help="Keep events whose business date is on or before this day.",
+)
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the replayed review database.",
+)
 @click.option("--include-notes", is_flag=True, help="Copy confidential task notes.")
 @click.pass_obj
-def replay_command(obj: dict, until_position: int | None, known_at: str | None,
-                   as_of: dt.datetime | None, out: Path, include_notes: bool) -> None:
+def replay_command(
+    obj: dict,
+    until_position: int | None,
+    known_at: str | None,
+    as_of: dt.datetime | None,
+    out: Path,
+    include_notes: bool,
+) -> None:
     """Build a review database as the ledger stood at a past moment."""
     from projections import runner
 
@@ -332,7 +429,7 @@ def replay_command(obj: dict, until_position: int | None, known_at: str | None,
     click.echo(f"replayed review database written to {out} (last position {reached})")
 
 
-def open_stored_history(path: Path) -> ChainedRecorder:
+def open_stored_history(path: Path | PostgresLocation) -> StoredHistory:
     """The raw history, for commands that check it: they never need the key."""
     if not path.exists():
         raise LedgerError(f"no ledger at {path}; import a feed first")
@@ -340,11 +437,15 @@ def open_stored_history(path: Path) -> ChainedRecorder:
         paths.check_ledger(path)
     except paths.PathError as e:
         raise LedgerError(str(e)) from e
-    return open_history(paths.read_uri(path))
+    history = open_history(paths.read_uri(path))
+    context = click.get_current_context(silent=True)
+    if context is not None and isinstance(path, PostgresLocation):
+        context.call_on_close(history.datastore.close)  # type: ignore[attr-defined]
+    return history
 
 
 @contextmanager
-def history_errors(path: Path) -> Iterator[None]:
+def history_errors(path: Path | PostgresLocation) -> Iterator[None]:
     """Turn a file that is not a ledger, or a broken chain, into a plain message."""
     from eventsourcing.persistence import PersistenceError
 
@@ -380,9 +481,12 @@ def diff_command(old: Path, new: Path, as_json: bool) -> None:
 
 
 @main.command("verify")
-@click.option("--against", type=click.File("r"),
-              help="A digest published earlier ('cma-ledger digest' JSON); the "
-                   "ledger must still begin with the history it covers.")
+@click.option(
+    "--against",
+    type=click.File("r"),
+    help="A digest published earlier ('cma-ledger digest' JSON); the "
+    "ledger must still begin with the history it covers.",
+)
 @click.pass_obj
 def verify_command(obj: dict, against) -> None:
     """Check the stored history against its hash chain (no key needed)."""
@@ -405,15 +509,20 @@ def verify_command(obj: dict, against) -> None:
         reason = diverges_from(hashes, published)
         if reason:
             raise LedgerError(f"verification against the digest failed: {reason}")
-        click.echo(f"ok: {result.count} events verified; the digest of the first "
-                   f"{published.size} still holds")
+        click.echo(
+            f"ok: {result.count} events verified; the digest of the first "
+            f"{published.size} still holds"
+        )
         return
     click.echo(f"ok: {result.count} events verified")
 
 
 @main.command("digest")
-@click.option("--size", type=click.IntRange(min=0),
-              help="The tree head of the first N events (default: all of them).")
+@click.option(
+    "--size",
+    type=click.IntRange(min=0),
+    help="The tree head of the first N events (default: all of them).",
+)
 @click.pass_obj
 def digest_command(obj: dict, size: int | None) -> None:
     """Print the Merkle tree head of the verified history, as JSON to publish."""
@@ -429,17 +538,31 @@ def digest_command(obj: dict, size: int | None) -> None:
 
 @main.command("prove")
 @click.argument("position", type=click.IntRange(min=1), required=False)
-@click.option("--consistency", "old_size", type=click.IntRange(min=0),
-              metavar="OLD_SIZE",
-              help="Prove that the tree of the first OLD_SIZE events is a prefix "
-                   "of today's.")
-@click.option("--size", type=click.IntRange(min=0),
-              help="Prove against the tree of the first N events (default: all).")
-@click.option("--with-entry", is_flag=True,
-              help="Add the event's entry bytes and the previous chain hash.")
+@click.option(
+    "--consistency",
+    "old_size",
+    type=click.IntRange(min=0),
+    metavar="OLD_SIZE",
+    help="Prove that the tree of the first OLD_SIZE events is a prefix of today's.",
+)
+@click.option(
+    "--size",
+    type=click.IntRange(min=0),
+    help="Prove against the tree of the first N events (default: all).",
+)
+@click.option(
+    "--with-entry",
+    is_flag=True,
+    help="Add the event's entry bytes and the previous chain hash.",
+)
 @click.pass_obj
-def prove_command(obj: dict, position: int | None, old_size: int | None,
-                  size: int | None, with_entry: bool) -> None:
+def prove_command(
+    obj: dict,
+    position: int | None,
+    old_size: int | None,
+    size: int | None,
+    with_entry: bool,
+) -> None:
     """Print an inclusion proof for POSITION, or a consistency proof, as JSON."""
     from ledger.verify import consistency_proof, inclusion_proof
 
@@ -459,26 +582,38 @@ def prove_command(obj: dict, position: int | None, old_size: int | None,
 
 
 @main.command("keygen")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
-              help="Where to write the key; an existing file is never replaced.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    required=True,
+    help="Where to write the key; an existing file is never replaced.",
+)
 def keygen_command(out: Path) -> None:
     """Write a new AES-256 key file, readable by its owner only (mode 0600)."""
     try:
         keys.write_key_file(out)
     except keys.CipherKeyError as e:
         raise LedgerError(str(e)) from e
-    click.echo(f"key written to {out}; keep a copy apart from the ledger: "
-               "without it the ledger's events cannot be read", err=True)
+    click.echo(
+        f"key written to {out}; keep a copy apart from the ledger: "
+        "without it the ledger's events cannot be read",
+        err=True,
+    )
 
 
 def accounts_path(obj: dict, given: Path | None) -> Path:
     from datasette_plugins.accounts import default_path
 
-    return given or default_path(obj["ledger"])
+    ledger = obj["ledger"]
+    if isinstance(ledger, PostgresLocation):  # no ledger file to sit beside
+        return given or default_path(obj["review"])
+    return given or default_path(ledger)
 
 
 ACCOUNTS_OPTION = click.option(
-    "--accounts", "accounts", type=click.Path(dir_okay=False, path_type=Path),
+    "--accounts",
+    "accounts",
+    type=click.Path(dir_okay=False, path_type=Path),
     envvar="CMA_ACCOUNTS",
     help="The accounts file [default: beside the ledger, NAME.accounts.json].",
 )
@@ -488,12 +623,27 @@ ACCOUNTS_OPTION = click.option(
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8001, show_default=True, type=int)
 @ACCOUNTS_OPTION
-@click.option("--snapshot", is_flag=True,
-              help="Serve a checkpointed, immutable copy taken now (VACUUM INTO).")
+@click.option(
+    "--snapshot",
+    is_flag=True,
+    help="Serve one snapshot taken now and never refreshed (a frozen view).",
+)
+@click.option(
+    "--live",
+    is_flag=True,
+    help="Serve the review database file itself: changes show at once, "
+    "but every table page counts its rows.",
+)
 @click.pass_obj
-def serve_command(obj: dict, host: str, port: int, accounts: Path | None,
-                  snapshot: bool) -> None:
-    """Serve the review database read-only in Datasette, to signed-in accounts."""
+def serve_command(
+    obj: dict, host: str, port: int, accounts: Path | None, snapshot: bool, live: bool
+) -> None:
+    """Serve the review database read-only in Datasette, to signed-in accounts.
+
+    By default the site reads a snapshot of the review database (a checkpointed,
+    immutable copy with its rows counted once), and takes a new one a few seconds
+    after the projection moves on.
+    """
     from datasette_plugins import accounts as accounts_file
     from datasette_plugins.serve import ServeError, serve
 
@@ -507,12 +657,18 @@ def serve_command(obj: dict, host: str, port: int, accounts: Path | None,
             "signed-in accounts only; add one with "
             "'cma-ledger user add NAME --role auditor'"
         )
+    if snapshot and live:
+        raise click.UsageError("--snapshot and --live exclude each other")
+    mode: Literal["snapshot", "frozen", "live"] = (
+        "frozen" if snapshot else "live" if live else "snapshot"
+    )
+    how = {"frozen": "a frozen snapshot of ", "live": "", "snapshot": "snapshots of "}
     click.echo(
-        f"serving {review}{' (snapshot)' if snapshot else ''} read-only at "
+        f"serving {how[mode]}{review} read-only at "
         f"http://{host}:{port}/ to signed-in accounts of {accounts} (Ctrl-C stops)"
     )
     try:
-        serve(review, host, port, accounts=accounts, use_snapshot=snapshot)
+        serve(review, host, port, accounts=accounts, mode=mode)
     except ServeError as e:
         raise LedgerError(str(e)) from e
 
@@ -524,15 +680,23 @@ def user_group() -> None:
 
 @user_group.command("add")
 @click.argument("name")
-@click.option("--role", type=click.Choice(["auditor", "reviewer"]), required=True,
-              help="auditor: may also run SQL and read task notes when included; "
-              "reviewer: pages and canned queries only.")
-@click.option("--password-stdin", is_flag=True,
-              help="Read the password from standard input instead of a prompt.")
+@click.option(
+    "--role",
+    type=click.Choice(["auditor", "reviewer"]),
+    required=True,
+    help="auditor: may also run SQL and read task notes when included; "
+    "reviewer: pages and canned queries only.",
+)
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help="Read the password from standard input instead of a prompt.",
+)
 @ACCOUNTS_OPTION
 @click.pass_obj
-def user_add_command(obj: dict, name: str, role: str, password_stdin: bool,
-                     accounts: Path | None) -> None:
+def user_add_command(
+    obj: dict, name: str, role: str, password_stdin: bool, accounts: Path | None
+) -> None:
     """Add account NAME, or give it a new role and password. Only a hash is kept."""
     from datasette_plugins import accounts as accounts_file
 
@@ -579,7 +743,12 @@ def user_list_command(obj: dict, accounts: Path | None) -> None:
 @click.option("--persons", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=120, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
-@click.option("--out", type=click.File("wb"), required=True, help="Feed to write ('-' for stdout).")
+@click.option(
+    "--out",
+    type=click.File("wb"),
+    required=True,
+    help="Feed to write ('-' for stdout).",
+)
 def generate_command(persons: int, days: int, seed: int, out) -> None:
     """Write a realistic synthetic county history as a feed."""
     from ledger.generate import generate, write_feed
@@ -589,8 +758,14 @@ def generate_command(persons: int, days: int, seed: int, out) -> None:
 
 
 @main.command("demo")
-@click.option("--dir", "folder", type=click.Path(file_okay=False, path_type=Path),
-              default="cma-demo", show_default=True, help="Where the demo's files go.")
+@click.option(
+    "--dir",
+    "folder",
+    type=click.Path(file_okay=False, path_type=Path),
+    default="cma-demo",
+    show_default=True,
+    help="Where the demo's files go.",
+)
 @click.option("--persons", type=click.IntRange(min=1), default=300, show_default=True)
 @click.option("--days", type=click.IntRange(min=1), default=120, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
@@ -598,13 +773,24 @@ def generate_command(persons: int, days: int, seed: int, out) -> None:
 @click.option("--port", default=8001, show_default=True, type=int)
 @click.option("--no-serve", is_flag=True, help="Stop after projecting.")
 @click.pass_context
-def demo_command(ctx: click.Context, folder: Path, persons: int, days: int, seed: int,
-                 host: str, port: int, no_serve: bool) -> None:
+def demo_command(
+    ctx: click.Context,
+    folder: Path,
+    persons: int,
+    days: int,
+    seed: int,
+    host: str,
+    port: int,
+    no_serve: bool,
+) -> None:
     """Generate a synthetic county, import it, project it and serve it."""
     folder.mkdir(parents=True, exist_ok=True)
     feed_path = folder / "county.jsonl"
-    ctx.obj = {**(ctx.obj or {}), "ledger": folder / "ledger.db",
-               "review": folder / "review.db"}
+    ctx.obj = {
+        **(ctx.obj or {}),
+        "ledger": folder / "ledger.db",
+        "review": folder / "review.db",
+    }
     with open(feed_path, "wb") as out:
         ctx.invoke(generate_command, persons=persons, days=days, seed=seed, out=out)
     with open(feed_path, "rb") as source:

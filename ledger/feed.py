@@ -49,8 +49,16 @@ class Checked:
 
 # The keys that name a record, most specific first. Only these are ever quoted
 # back in a message: free text (names, notes, comments, reasons) never is.
-_NAMING_KEYS = ("task_id", "claim_id", "agreement_id", "staff_id", "aide_id",
-                "agency_id", "holder_id", "person_id")
+_NAMING_KEYS = (
+    "task_id",
+    "claim_id",
+    "agreement_id",
+    "staff_id",
+    "aide_id",
+    "agency_id",
+    "holder_id",
+    "person_id",
+)
 _SAFE_VALUE = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 # For a line that is not JSON: `"key": "value"` pairs outside any string.
 _RAW_PAIR = re.compile(
@@ -202,8 +210,7 @@ def format_error(error: msgspec.MsgspecError, line: str) -> str:
         if unknown in _LEDGER_FIELDS:
             return f"field '{unknown}' is set by the ledger, not by a feed{described}"
         return (
-            f"field '{unknown}' is not a field of this record type (a typo?)"
-            f"{described}"
+            f"field '{unknown}' is not a field of this record type (a typo?){described}"
         )
     return f"{text}{described}"
 
@@ -229,7 +236,7 @@ def duplicate_key(text: str) -> str | None:
 def split_lines(data: bytes) -> Iterator[tuple[int, str | None, str | None]]:
     """(line number, text, problem) for each line; a blank last line is dropped."""
     if data.startswith(BOM):
-        data = data[len(BOM):]
+        data = data[len(BOM) :]
     lines = data.split(b"\n")
     if lines and lines[-1].strip() == b"":
         lines.pop()

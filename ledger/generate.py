@@ -242,8 +242,10 @@ class Person:
     in_scenario: bool = False
     tight_budget: bool = False
 
-    def works_with(self, aide_id: str) -> bool:
-        return self.enrolled and self.receives_cma and aide_id in self.aides.values()
+    @property
+    def cma_active(self) -> bool:
+        """Enrolled and still getting aide work (CDCS stops it)."""
+        return self.enrolled and self.receives_cma
 
 
 @dataclass
@@ -256,9 +258,12 @@ class Task:
     category: str
     status: str = "assigned"
     performed_on: dt.date | None = None
-    performed_by: str = ""
     minutes: int = 0
     returned_once: bool = False
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in ("assigned", "returned")
 
 
 class County:
@@ -342,11 +347,8 @@ class County:
             yield from self.billing_run(day)
 
     def run(self, agenda: Agenda, day: dt.date) -> Iterator[r.Record]:
-        actions = agenda.get(day, [])
-        index = 0
-        while index < len(actions):
-            yield from actions[index]()
-            index += 1
+        for action in agenda.get(day, []):
+            yield from action()
         agenda.pop(day, None)
 
     # The county before the period starts.
@@ -383,11 +385,9 @@ class County:
         founding = [p for p in self.people if p.enrolled_on < self.start]
         self.plan_second_providers(founding)
         self.plan_lakeside(founding)
-        plain = [p for p in founding if not p.in_scenario]
-        if plain:
-            tight = self.busy_choice(plain)
+        tight = self.cast(founding)
+        if tight is not None:
             tight.tight_budget = True
-            tight.in_scenario = True
 
     def plan_second_providers(self, founding: list[Person]) -> None:
         """A few persons also get aide work from a second provider."""
@@ -461,28 +461,65 @@ class County:
         hired_on = self.start - (self.rng.randint(90, 2500) if qualified else 15) * DAY
         experience = self.rng.randint(12, 60) if qualified else 10
         schooling = self.rng.choice((0, 0, 6, 12, 24)) if qualified else 0
-        aide = Aide(staff_id, agency.agency_id, [Supervision(manager, hired_on)])
+        aide = Aide(staff_id, agency.agency_id)
         self.aides[staff_id] = aide
         if not qualified:
             aide.working = False
             self.trainee = aide
-        yield self.record(
+        yield self.aide_registered(aide, self.name(), hired_on, experience, schooling)
+        yield self.start_supervision(aide, manager, hired_on)
+
+    def aide_registered(
+        self, aide: Aide, name: str, hired_on: dt.date, experience: int, schooling: int
+    ) -> r.AideRegistered:
+        """The caller draws the name, keeping its own order of random draws."""
+        return self.record(
             r.AideRegistered,
-            f"hr.{agency.agency_id}",
-            staff_id=staff_id,
-            agency_id=agency.agency_id,
-            name=self.name(),
+            f"hr.{aide.agency_id}",
+            staff_id=aide.staff_id,
+            agency_id=aide.agency_id,
+            name=name,
             hired_on=hired_on,
             high_school_graduate=True,
             case_aide_experience_months=experience,
             post_secondary_months=schooling,
         )
-        yield self.record(
+
+    def qualification_updated(
+        self, aide: Aide, as_of: dt.date, experience: int
+    ) -> r.AideQualificationUpdated:
+        return self.record(
+            r.AideQualificationUpdated,
+            f"hr.{aide.agency_id}",
+            staff_id=aide.staff_id,
+            as_of=as_of,
+            high_school_graduate=True,
+            case_aide_experience_months=experience,
+            post_secondary_months=0,
+        )
+
+    def start_supervision(
+        self, aide: Aide, manager: str, start_on: dt.date
+    ) -> r.SupervisionStarted:
+        aide.supervisions.append(Supervision(manager, start_on))
+        return self.record(
             r.SupervisionStarted,
-            f"hr.{agency.agency_id}",
-            aide_id=staff_id,
+            f"hr.{aide.agency_id}",
+            aide_id=aide.staff_id,
             case_manager_id=manager,
-            start_on=hired_on,
+            start_on=start_on,
+        )
+
+    def end_supervision(
+        self, aide: Aide, supervision: Supervision, end_on: dt.date
+    ) -> r.SupervisionEnded:
+        supervision.end = end_on
+        return self.record(
+            r.SupervisionEnded,
+            f"hr.{aide.agency_id}",
+            aide_id=aide.staff_id,
+            case_manager_id=supervision.case_manager_id,
+            end_on=end_on,
         )
 
     def enroll_founding_persons(self) -> Iterator[r.Record]:
@@ -604,14 +641,19 @@ class County:
                     continue
                 if cma_only and agreement.provider.code != CMA_CODE:
                     continue
-                agreement.ended = True
-                agreement.end = end_on
-                yield self.record(
-                    r.ServiceAgreementEnded,
-                    f"sa.{person.county.agency_id}",
-                    agreement_id=agreement.agreement_id,
-                    end_on=end_on,
-                )
+                yield self.end_agreement(person, agreement, end_on)
+
+    def end_agreement(
+        self, person: Person, agreement: Agreement, end_on: dt.date
+    ) -> r.ServiceAgreementEnded:
+        agreement.ended = True
+        agreement.end = end_on
+        return self.record(
+            r.ServiceAgreementEnded,
+            f"sa.{person.county.agency_id}",
+            agreement_id=agreement.agreement_id,
+            end_on=end_on,
+        )
 
     def agreement_for(
         self, person: Person, provider_id: str, day: dt.date
@@ -629,7 +671,7 @@ class County:
 
     def assign_tasks(self, day: dt.date) -> Iterator[r.Record]:
         for person in self.people:
-            if not (person.enrolled and person.receives_cma):
+            if not person.cma_active:
                 continue
             if self.rng.random() >= person.rate:
                 continue
@@ -681,7 +723,7 @@ class County:
             self.schedule(self.work, when, partial(self.complete, task, when))
 
     def cancel(self, task: Task, day: dt.date) -> Iterator[r.Record]:
-        if task.status not in ("assigned", "returned"):
+        if not task.is_open:
             return
         task.status = "cancelled"
         self.open_tasks.pop(task.task_id, None)
@@ -694,14 +736,13 @@ class County:
         )
 
     def complete(self, task: Task, day: dt.date) -> Iterator[r.Record]:
-        if task.status not in ("assigned", "returned"):
+        if not task.is_open:
             return
         low, high = MINUTES[task.category]
         minutes = int(self.rng.triangular(low, high, low + (high - low) / 4))
         note = self.rng.choice(NOTES) if self.rng.random() < NOTE_SHARE else None
         task.status = "awaiting_review"
         task.performed_on = day
-        task.performed_by = task.aide_id
         task.minutes = minutes
         self.open_tasks.pop(task.task_id, None)
         yield self.record(
@@ -724,7 +765,7 @@ class County:
         supervised the aide that day, nobody may, and the task keeps waiting."""
         if task.status != "awaiting_review" or task.performed_on is None:
             return
-        reviewer = self.aides[task.performed_by].supervisor_on(task.performed_on)
+        reviewer = self.aides[task.aide_id].supervisor_on(task.performed_on)
         if reviewer is None:
             return
         returned = not task.returned_once and self.rng.random() < RETURNED_SHARE
@@ -807,9 +848,7 @@ class County:
             agreement = self.someone_elses_agreement(agreement)
         elif slip == "stale_agreement":
             agreement = self.earlier_agreement(person, agreement)
-        claim = self.claim(
-            provider_id, person_id, service_date, units, agreement, task_ids, modifiers
-        )
+        claim = self.claim(key, agreement, units, modifiers, task_ids)
         yield claim
         if slip == "void":
             when = workdays_after(day, self.rng.randint(3, 8))
@@ -821,14 +860,13 @@ class County:
 
     def claim(
         self,
-        provider_id: str,
-        person_id: str,
-        service_date: dt.date,
-        units: int,
+        key: ClaimKey,
         agreement: Agreement,
-        task_ids: list[str],
+        units: int,
         modifiers: list[str],
+        task_ids: list[str],
     ) -> r.ClaimSubmitted:
+        provider_id, person_id, service_date = key
         return self.record(
             r.ClaimSubmitted,
             f"billing.{provider_id}",
@@ -931,10 +969,16 @@ class County:
             if turn % 2 == 0:
                 self.schedule(self.office, when, partial(self.change_cdcs, when))
 
-    def busy_choice(self, persons: list[Person]) -> Person:
-        """One of the persons with the most aide work, so the fault shows in claims."""
-        ranked = sorted(persons, key=lambda p: (-p.rate, p.person_id))
-        return self.rng.choice(ranked[: max(1, len(ranked) // 4)])
+    def cast(self, persons: list[Person]) -> Person | None:
+        """One of the persons with the most aide work, so the fault shows in claims,
+        kept out of the other scenarios."""
+        free = [p for p in persons if not p.in_scenario]
+        if not free:
+            return None
+        ranked = sorted(free, key=lambda p: (-p.rate, p.person_id))
+        person = self.rng.choice(ranked[: max(1, len(ranked) // 4)])
+        person.in_scenario = True
+        return person
 
     def pick_aide(self, settled_by: dt.date) -> Aide | None:
         """An aide employed a month or more, supervised by the same case manager
@@ -962,7 +1006,7 @@ class County:
         """How many persons receiving aide work each aide serves."""
         caseloads: dict[str, int] = {}
         for person in self.people:
-            if person.enrolled and person.receives_cma:
+            if person.cma_active:
                 for aide_id in person.aides.values():
                     caseloads[aide_id] = caseloads.get(aide_id, 0) + 1
         return caseloads
@@ -979,22 +1023,8 @@ class County:
         successor = self.other_manager(aide, supervision.case_manager_id)
         if successor is None:
             return
-        supervision.end = end_on
-        yield self.record(
-            r.SupervisionEnded,
-            f"hr.{aide.agency_id}",
-            aide_id=aide.staff_id,
-            case_manager_id=supervision.case_manager_id,
-            end_on=end_on,
-        )
-        aide.supervisions.append(Supervision(successor, start_on))
-        yield self.record(
-            r.SupervisionStarted,
-            f"hr.{aide.agency_id}",
-            aide_id=aide.staff_id,
-            case_manager_id=successor,
-            start_on=start_on,
-        )
+        yield self.end_supervision(aide, supervision, end_on)
+        yield self.start_supervision(aide, successor, start_on)
 
     def hand_over_supervision(self, day: dt.date) -> Iterator[r.Record]:
         """A caseload rebalancing recorded on time: no fault."""
@@ -1017,15 +1047,7 @@ class County:
         aide = self.pick_aide(settled_by=as_of)
         if aide is None:
             return
-        yield self.record(
-            r.AideQualificationUpdated,
-            f"hr.{aide.agency_id}",
-            staff_id=aide.staff_id,
-            as_of=as_of,
-            high_school_graduate=True,
-            case_aide_experience_months=self.rng.randint(4, 9),
-            post_secondary_months=0,
-        )
+        yield self.qualification_updated(aide, as_of, self.rng.randint(4, 9))
         yield from self.replace_aide(aide, day)
 
     def separate_late(self, day: dt.date) -> Iterator[r.Record]:
@@ -1043,42 +1065,20 @@ class County:
             staff_id=aide.staff_id,
             separated_on=last_day,
         )
-        supervision.end = last_day
-        yield self.record(
-            r.SupervisionEnded,
-            f"hr.{aide.agency_id}",
-            aide_id=aide.staff_id,
-            case_manager_id=supervision.case_manager_id,
-            end_on=last_day,
-        )
+        yield self.end_supervision(aide, supervision, last_day)
         yield from self.replace_aide(aide, day)
 
     def replace_aide(self, old: Aide, day: dt.date) -> Iterator[r.Record]:
         """A new hire starts today and takes over the old aide's persons and open
         tasks."""
         manager = old.supervisions[-1].case_manager_id
-        agency_id = old.agency_id
-        new = Aide(self.next_id("aide", 3), agency_id, [Supervision(manager, day)])
+        new = Aide(self.next_id("aide", 3), old.agency_id)
         self.aides[new.staff_id] = new
         old.working = False
-        yield self.record(
-            r.AideRegistered,
-            f"hr.{agency_id}",
-            staff_id=new.staff_id,
-            agency_id=agency_id,
-            name=self.name(),
-            hired_on=day,
-            high_school_graduate=True,
-            case_aide_experience_months=self.rng.randint(14, 48),
-            post_secondary_months=self.rng.choice((0, 12)),
-        )
-        yield self.record(
-            r.SupervisionStarted,
-            f"hr.{agency_id}",
-            aide_id=new.staff_id,
-            case_manager_id=manager,
-            start_on=day,
-        )
+        name = self.name()
+        experience = self.rng.randint(14, 48)
+        yield self.aide_registered(new, name, day, experience, self.rng.choice((0, 12)))
+        yield self.start_supervision(new, manager, day)
         for person in self.people:
             for provider_id, aide_id in person.aides.items():
                 if aide_id == old.staff_id:
@@ -1102,15 +1102,7 @@ class County:
         colleague's persons."""
         trainee = self.trainee
         assert trainee is not None
-        yield self.record(
-            r.AideQualificationUpdated,
-            f"hr.{trainee.agency_id}",
-            staff_id=trainee.staff_id,
-            as_of=day,
-            high_school_graduate=True,
-            case_aide_experience_months=12,
-            post_secondary_months=0,
-        )
+        yield self.qualification_updated(trainee, day, 12)
         trainee.working = True
         caseloads = self.caseloads()
         colleagues = [
@@ -1137,29 +1129,36 @@ class County:
             start_on=start_on,
         )
 
+    def end_cdcs(self, person: Person, end_on: dt.date) -> r.CdcsEnded:
+        person.cdcs = False
+        return self.record(
+            r.CdcsEnded,
+            f"intake.{person.county.agency_id}",
+            person_id=person.person_id,
+            end_on=end_on,
+        )
+
     def backdate_cdcs(self, day: dt.date) -> Iterator[r.Record]:
         """An EW or AC person's CDCS plan, entered ten days after it took effect;
         the aide work goes on eight more workdays before it stops (CMA-CDCS)."""
-        candidates = [
-            p
-            for p in self.people
-            if p.enrolled
-            and p.receives_cma
-            and not p.cdcs
-            and not p.in_scenario
-            and p.program in CDCS_FAULT_PROGRAMS
-            and p.enrolled_on <= day - 10 * DAY
-        ]
-        if not candidates:
+        person = self.cast(
+            [
+                p
+                for p in self.people
+                if p.cma_active
+                and not p.cdcs
+                and p.program in CDCS_FAULT_PROGRAMS
+                and p.enrolled_on <= day - 10 * DAY
+            ]
+        )
+        if person is None:
             return
-        person = self.busy_choice(candidates)
-        person.in_scenario = True
         yield from self.start_cdcs(person, day - 10 * DAY)
         when = workdays_after(day, 8)
         self.schedule(self.office, when, partial(self.stop_aide_work, person, when))
 
     def stop_aide_work(self, person: Person, day: dt.date) -> Iterator[r.Record]:
-        if not (person.enrolled and person.receives_cma):
+        if not person.cma_active:
             return
         person.receives_cma = False
         yield from self.end_agreements(person, day, cma_only=True)
@@ -1174,14 +1173,7 @@ class County:
         ]
         users = [p for p in eligible if p.cdcs]
         if users and self.rng.random() < 0.5:
-            person = self.rng.choice(users)
-            person.cdcs = False
-            yield self.record(
-                r.CdcsEnded,
-                f"intake.{person.county.agency_id}",
-                person_id=person.person_id,
-                end_on=day,
-            )
+            yield self.end_cdcs(self.rng.choice(users), day)
             return
         others = [p for p in eligible if not p.cdcs]
         if others:
@@ -1220,17 +1212,10 @@ class County:
         """A disenrollment entered two weeks late; the aide worked on meanwhile
         (CMA-ENROLLED)."""
         end_on = day - 14 * DAY
-        candidates = [
-            p
-            for p in self.people
-            if p.enrolled
-            and p.receives_cma
-            and p.enrolled_on <= end_on
-            and not p.in_scenario
-        ]
-        if candidates:
-            person = self.busy_choice(candidates)
-            person.in_scenario = True
+        person = self.cast(
+            [p for p in self.people if p.cma_active and p.enrolled_on <= end_on]
+        )
+        if person is not None:
             yield from self.leave_program(person, end_on, day)
 
     def end_agreement_late(self, day: dt.date) -> Iterator[r.Record]:
@@ -1239,7 +1224,7 @@ class County:
         end_on = day - 10 * DAY
         candidates = []
         for person in self.people:
-            if not (person.enrolled and person.receives_cma):
+            if not person.cma_active:
                 continue
             current = self.agreement_for(person, person.providers[0].agency_id, day)
             if current and current.covers(day) and current.start <= end_on:
@@ -1247,14 +1232,7 @@ class County:
         if not candidates:
             return
         person, agreement = self.rng.choice(candidates)
-        agreement.ended = True
-        agreement.end = end_on
-        yield self.record(
-            r.ServiceAgreementEnded,
-            f"sa.{person.county.agency_id}",
-            agreement_id=agreement.agreement_id,
-            end_on=end_on,
-        )
+        yield self.end_agreement(person, agreement, end_on)
         yield from self.approve(person, agreement.provider, day)
 
     def declare_interest(self, kind: str, day: dt.date) -> Iterator[r.Record]:
@@ -1277,7 +1255,7 @@ class County:
         if kind == "benign":
             county = self.counties[0].agency_id
             return self.rng.choice(self.managers[county]), MAPLE.agency_id
-        served = [p for p in self.lakeside if p.enrolled and p.receives_cma]
+        served = [p for p in self.lakeside if p.cma_active]
         if not served:
             return None, LAKESIDE.agency_id
         if kind == "provider":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -76,21 +76,21 @@ class Record(
         return type(self).__struct_config__.tag  # type: ignore[return-value]
 
 
-class AgencyRegistered(Record, tag="agency_registered"):
+class AgencyRegistered(Record, tag="agency_registered", frozen=True):
     agency_id: Id
     name: Name
     roles: Annotated[list[Role], msgspec.Meta(min_length=1, max_length=3)]
     private: bool
 
 
-class CaseManagerRegistered(Record, tag="case_manager_registered"):
+class CaseManagerRegistered(Record, tag="case_manager_registered", frozen=True):
     staff_id: Id
     agency_id: Id
     name: Name
     qualified_on: dt.date
 
 
-class AideRegistered(Record, tag="aide_registered"):
+class AideRegistered(Record, tag="aide_registered", frozen=True):
     staff_id: Id
     agency_id: Id
     name: Name
@@ -100,7 +100,7 @@ class AideRegistered(Record, tag="aide_registered"):
     post_secondary_months: Months
 
 
-class AideQualificationUpdated(Record, tag="aide_qualification_updated"):
+class AideQualificationUpdated(Record, tag="aide_qualification_updated", frozen=True):
     staff_id: Id
     as_of: dt.date
     high_school_graduate: bool
@@ -108,53 +108,53 @@ class AideQualificationUpdated(Record, tag="aide_qualification_updated"):
     post_secondary_months: Months
 
 
-class StaffSeparated(Record, tag="staff_separated"):
+class StaffSeparated(Record, tag="staff_separated", frozen=True):
     staff_id: Id
     separated_on: dt.date
 
 
-class SupervisionStarted(Record, tag="supervision_started"):
+class SupervisionStarted(Record, tag="supervision_started", frozen=True):
     aide_id: Id
     case_manager_id: Id
     start_on: dt.date
 
 
-class SupervisionEnded(Record, tag="supervision_ended"):
+class SupervisionEnded(Record, tag="supervision_ended", frozen=True):
     aide_id: Id
     case_manager_id: Id
     end_on: dt.date
 
 
-class PersonEnrolled(Record, tag="person_enrolled"):
+class PersonEnrolled(Record, tag="person_enrolled", frozen=True):
     person_id: Id
     program: Program
     lead_agency_id: Id
     start_on: dt.date
 
 
-class EnrollmentEnded(Record, tag="enrollment_ended"):
+class EnrollmentEnded(Record, tag="enrollment_ended", frozen=True):
     person_id: Id
     program: Program
     end_on: dt.date
 
 
-class CdcsStarted(Record, tag="cdcs_started"):
+class CdcsStarted(Record, tag="cdcs_started", frozen=True):
     person_id: Id
     start_on: dt.date
 
 
-class CdcsEnded(Record, tag="cdcs_ended"):
+class CdcsEnded(Record, tag="cdcs_ended", frozen=True):
     person_id: Id
     end_on: dt.date
 
 
-class FinancialInterestDeclared(Record, tag="financial_interest_declared"):
+class FinancialInterestDeclared(Record, tag="financial_interest_declared", frozen=True):
     holder_id: Id
     provider_id: Id
     declared_on: dt.date
 
 
-class ServiceAgreementApproved(Record, tag="service_agreement_approved"):
+class ServiceAgreementApproved(Record, tag="service_agreement_approved", frozen=True):
     agreement_id: Id
     person_id: Id
     lead_agency_id: Id
@@ -171,12 +171,12 @@ class ServiceAgreementApproved(Record, tag="service_agreement_approved"):
         return Decimal(self.rate)
 
 
-class ServiceAgreementEnded(Record, tag="service_agreement_ended"):
+class ServiceAgreementEnded(Record, tag="service_agreement_ended", frozen=True):
     agreement_id: Id
     end_on: dt.date
 
 
-class TaskAssigned(Record, tag="task_assigned"):
+class TaskAssigned(Record, tag="task_assigned", frozen=True):
     task_id: Id
     person_id: Id
     aide_id: Id
@@ -186,20 +186,20 @@ class TaskAssigned(Record, tag="task_assigned"):
     due_on: dt.date | None = None
 
 
-class TaskReassigned(Record, tag="task_reassigned"):
+class TaskReassigned(Record, tag="task_reassigned", frozen=True):
     task_id: Id
     aide_id: Id
     case_manager_id: Id
     reassigned_on: dt.date
 
 
-class TaskCancelled(Record, tag="task_cancelled"):
+class TaskCancelled(Record, tag="task_cancelled", frozen=True):
     task_id: Id
     case_manager_id: Id
     cancelled_on: dt.date
 
 
-class TaskCompleted(Record, tag="task_completed"):
+class TaskCompleted(Record, tag="task_completed", frozen=True):
     task_id: Id
     aide_id: Id
     performed_on: dt.date
@@ -207,7 +207,7 @@ class TaskCompleted(Record, tag="task_completed"):
     note: Text | None = None
 
 
-class OversightReviewed(Record, tag="oversight_reviewed"):
+class OversightReviewed(Record, tag="oversight_reviewed", frozen=True):
     task_id: Id
     case_manager_id: Id
     reviewed_on: dt.date
@@ -215,7 +215,7 @@ class OversightReviewed(Record, tag="oversight_reviewed"):
     comment: Text | None = None
 
 
-class ClaimSubmitted(Record, tag="claim_submitted"):
+class ClaimSubmitted(Record, tag="claim_submitted", frozen=True):
     claim_id: Id
     provider_id: Id
     person_id: Id
@@ -227,35 +227,35 @@ class ClaimSubmitted(Record, tag="claim_submitted"):
     task_ids: Annotated[list[Id], msgspec.Meta(min_length=1, max_length=96)]
 
 
-class ClaimVoided(Record, tag="claim_voided"):
+class ClaimVoided(Record, tag="claim_voided", frozen=True):
     claim_id: Id
     voided_on: dt.date
     reason: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 
 
-AnyRecord = Union[
-    AgencyRegistered,
-    CaseManagerRegistered,
-    AideRegistered,
-    AideQualificationUpdated,
-    StaffSeparated,
-    SupervisionStarted,
-    SupervisionEnded,
-    PersonEnrolled,
-    EnrollmentEnded,
-    CdcsStarted,
-    CdcsEnded,
-    FinancialInterestDeclared,
-    ServiceAgreementApproved,
-    ServiceAgreementEnded,
-    TaskAssigned,
-    TaskReassigned,
-    TaskCancelled,
-    TaskCompleted,
-    OversightReviewed,
-    ClaimSubmitted,
-    ClaimVoided,
-]
+AnyRecord = (
+    AgencyRegistered
+    | CaseManagerRegistered
+    | AideRegistered
+    | AideQualificationUpdated
+    | StaffSeparated
+    | SupervisionStarted
+    | SupervisionEnded
+    | PersonEnrolled
+    | EnrollmentEnded
+    | CdcsStarted
+    | CdcsEnded
+    | FinancialInterestDeclared
+    | ServiceAgreementApproved
+    | ServiceAgreementEnded
+    | TaskAssigned
+    | TaskReassigned
+    | TaskCancelled
+    | TaskCompleted
+    | OversightReviewed
+    | ClaimSubmitted
+    | ClaimVoided
+)
 RECORD_TYPES: dict[str, type[Record]] = {
     cls.__struct_config__.tag: cls  # type: ignore[misc]
     for cls in AnyRecord.__args__  # type: ignore[attr-defined]

@@ -121,7 +121,10 @@ def _aide(state: State, staff_id: str) -> str | None:
 
 def _case_manager(state: State, staff_id: str) -> str | None:
     if staff_id not in state.staff:
-        return f"case manager {staff_id} is not registered; register the case manager first"
+        return (
+            f"case manager {staff_id} is not registered; register the case manager "
+            "first"
+        )
     if state.case_manager(staff_id) is None:
         return (
             f"{staff_id} is an aide, not a case manager; name a registered case manager"
@@ -131,7 +134,9 @@ def _case_manager(state: State, staff_id: str) -> str | None:
 
 def _person(state: State, person_id: str) -> str | None:
     if person_id not in state.persons:
-        return f"person {person_id} has never been enrolled; record person_enrolled first"
+        return (
+            f"person {person_id} has never been enrolled; record person_enrolled first"
+        )
     return None
 
 
@@ -196,7 +201,9 @@ def _(record: r.PersonEnrolled, state: State) -> str | None:
 @ref.register(r.EnrollmentEnded)
 @ref.register(r.CdcsStarted)
 @ref.register(r.CdcsEnded)
-def _(record: r.EnrollmentEnded | r.CdcsStarted | r.CdcsEnded, state: State) -> str | None:
+def _(
+    record: r.EnrollmentEnded | r.CdcsStarted | r.CdcsEnded, state: State
+) -> str | None:
     return _person(state, record.person_id)
 
 
@@ -414,7 +421,9 @@ def _(record: r.CdcsEnded, state: State) -> str | None:
             f"person {record.person_id} has no open CDCS period to end; record "
             "cdcs_started first"
         )
-    return _ends_before_start(f"CDCS of {record.person_id}", period.start, record.end_on)
+    return _ends_before_start(
+        f"CDCS of {record.person_id}", period.start, record.end_on
+    )
 
 
 @lifecycle.register
@@ -454,7 +463,9 @@ def _(record: r.TaskAssigned, state: State) -> str | None:
 def _cancelled(task_id: str, state: State) -> str | None:
     task = state.tasks[task_id]
     if task.cancelled_on is not None:
-        return f"task {task_id} was cancelled on {task.cancelled_on}; nothing may follow"
+        return (
+            f"task {task_id} was cancelled on {task.cancelled_on}; nothing may follow"
+        )
     return None
 
 
@@ -586,7 +597,11 @@ def cma_qualified(record: r.Record, state: State) -> str | None:
 @cma_qualified.register
 def _(record: r.TaskAssigned, state: State) -> str | None:
     return _assignment_qualified(
-        record.task_id, record.aide_id, record.case_manager_id, record.assigned_on, state
+        record.task_id,
+        record.aide_id,
+        record.case_manager_id,
+        record.assigned_on,
+        state,
     )
 
 
@@ -648,7 +663,9 @@ def _(record: r.TaskAssigned | r.TaskReassigned, state: State) -> str | None:
 def _(record: r.OversightReviewed, state: State) -> str | None:
     completion = state.tasks[record.task_id].newest_completion
     assert completion is not None
-    if not _supervises(state, record.case_manager_id, completion.aide_id, completion.performed_on):
+    if not _supervises(
+        state, record.case_manager_id, completion.aide_id, completion.performed_on
+    ):
         supervisors = sorted(
             s.case_manager_id
             for s in state.supervisors_on(completion.aide_id, completion.performed_on)

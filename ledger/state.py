@@ -296,7 +296,9 @@ class State:
     def supervisors_on(self, aide_id: str, day: dt.date) -> list[Supervision]:
         return [s for s in self.supervisions_of(aide_id) if s.period.covers(day)]
 
-    def open_supervision(self, aide_id: str, case_manager_id: str) -> Supervision | None:
+    def open_supervision(
+        self, aide_id: str, case_manager_id: str
+    ) -> Supervision | None:
         for s in self.supervisions_of(aide_id):
             if s.case_manager_id == case_manager_id and s.period.end is None:
                 return s
@@ -408,7 +410,9 @@ class State:
             return
         self.supervisions.setdefault(record.aide_id, []).append(
             Supervision(
-                record.aide_id, record.case_manager_id, Period(record.start_on, position)
+                record.aide_id,
+                record.case_manager_id,
+                Period(record.start_on, position),
             )
         )
 
@@ -442,7 +446,9 @@ class State:
 
     @_apply.register
     def _(self, record: r.CdcsStarted, position: int) -> None:
-        self.cdcs.setdefault(record.person_id, []).append(Period(record.start_on, position))
+        self.cdcs.setdefault(record.person_id, []).append(
+            Period(record.start_on, position)
+        )
 
     @_apply.register
     def _(self, record: r.CdcsEnded, position: int) -> None:

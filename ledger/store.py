@@ -3,7 +3,9 @@
 eventsourcing 9.5 has no msgspec mapper, so `StructMapper` encodes the events
 itself and still applies the library's compressor and cipher. `ChainedRecorder`
 extends the SQLite application recorder with a hash chain written in the same
-transaction as the events it covers.
+transaction as the events it covers; `ledger.postgres.ChainedPostgresRecorder`
+does the same in PostgreSQL, chosen when the ledger's location is a
+`postgresql://` URL.
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ import datetime as dt
 import os
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, cast
+from contextlib import AbstractContextManager, contextmanager
+from typing import TYPE_CHECKING, Any, Protocol, cast, runtime_checkable
 
 import msgspec
 from eventsourcing.application import Application
@@ -25,9 +27,13 @@ from eventsourcing.sqlite import (
 )
 from eventsourcing.utils import get_topic
 
-from ledger import chain, keys
+from ledger import chain, keys, locations
 from ledger import records as r
+from ledger.locations import PostgresLocation
 from ledger.state import Event, stream_of
+
+if TYPE_CHECKING:
+    from ledger.postgres import ChainedPostgresRecorder
 
 STREAM_NAMESPACE = uuid.UUID("6f1d7a4e-6b0c-4c55-9d43-2f1c3b5e8a10")
 
@@ -93,9 +99,9 @@ class ChainedRecorder(SQLiteApplicationRecorder):
     SQLite lets one writer at a time hold the write lock, and the events are
     inserted before the chain's tail is read, so the tail read inside the same
     transaction is always the newest committed link: concurrent writers queue,
-    they never fork the chain. The chain arithmetic lives in `ledger.chain`, so
-    a PostgreSQL recorder (whose insert takes an exclusive table lock) can reuse
-    it by overriding `_insert_events` the same way.
+    they never fork the chain. The chain arithmetic lives in `ledger.chain`, which
+    `ledger.postgres.ChainedPostgresRecorder` reuses under PostgreSQL's
+    exclusive table lock.
     """
 
     chain_table = "event_chain"
@@ -163,9 +169,10 @@ class ChainedRecorder(SQLiteApplicationRecorder):
 
         Nothing is decoded or decrypted: verifying needs the stored bytes only.
         """
-        with self.datastore.get_connection(commit=False) as conn, conn.transaction(
-            commit=False
-        ) as events:
+        with (
+            self.datastore.get_connection(commit=False) as conn,
+            conn.transaction(commit=False) as events,
+        ):
             links = conn.cursor()
             try:
                 events.execute(
@@ -179,6 +186,38 @@ class ChainedRecorder(SQLiteApplicationRecorder):
                 yield _rows(events), _rows(links)
             finally:
                 links.sqlite_cursor.close()
+
+    def stored_states(self, after: int, stop: int, limit: int) -> list[tuple[Any, ...]]:
+        """(position, version, stored state) after `after`, up to `stop`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT rowid, originator_version, state "
+                f"FROM {self.events_table_name} "
+                "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?",
+                (after, stop, limit),
+            )
+            return [tuple(row) for row in c.fetchall()]
+
+    def chain_links(self, after: int, stop: int) -> list[tuple[Any, ...]]:
+        """(position, chain hash) after `after`, up to `stop`."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                f"SELECT position, chain_hash FROM {self.chain_table} "
+                "WHERE position > ? AND position <= ? ORDER BY position",
+                (after, stop),
+            )
+            return [tuple(row) for row in c.fetchall()]
+
+    def entry(self, position: int) -> bytes:
+        """The entry bytes of the event at `position`, as the chain hashed them."""
+        with self.datastore.transaction(commit=False) as c:
+            c.execute(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {self.events_table_name} WHERE rowid = ?",
+                (position,),
+            )
+            stream_id, version, topic, state = c.fetchone()
+        return chain.entry_bytes(position, uuid.UUID(stream_id), version, topic, state)
 
     def read_meta(self) -> dict[str, str]:
         with self.datastore.transaction(commit=False) as c:
@@ -208,13 +247,51 @@ def _rows(cursor: SQLiteCursor) -> Iterator[tuple[Any, ...]]:
         yield from batch
 
 
-def open_history(path: str | os.PathLike[str]) -> ChainedRecorder:
+Rows = Iterator[tuple[Any, ...]]
+
+
+@runtime_checkable
+class StoredHistory(Protocol):
+    """What both chained recorders offer the ledger and the verifiers, in raw rows."""
+
+    def stored_states(
+        self, after: int, stop: int, limit: int
+    ) -> list[tuple[Any, ...]]: ...
+
+    def chain_links(self, after: int, stop: int) -> list[tuple[Any, ...]]: ...
+
+    def entry(self, position: int) -> bytes: ...
+
+    def stored_history(self) -> AbstractContextManager[tuple[Rows, Rows]]: ...
+
+    def read_meta(self) -> dict[str, str]: ...
+
+    def init_meta(self, values: dict[str, str]) -> dict[str, str]: ...
+
+
+Location = str | os.PathLike[str] | PostgresLocation
+
+
+def open_history(
+    path: Location,
+) -> ChainedRecorder | ChainedPostgresRecorder:
     """The stored history alone, without the mapper or the key: for verifying.
 
     The chain covers the stored (possibly encrypted) bytes, so verify, digest
     and prove never need the cipher key.
     """
+    if locations.is_postgres(path):
+        from ledger import postgres
+
+        return postgres.open_history(_postgres_location(path))
+    assert not isinstance(path, PostgresLocation)
     return ChainedRecorder(SQLiteDatastore(os.fspath(path), lock_timeout=30))
+
+
+def _postgres_location(path: Location) -> PostgresLocation:
+    if isinstance(path, PostgresLocation):
+        return path
+    return PostgresLocation.parse(os.fspath(path))
 
 
 class Ledger(Application[uuid.UUID]):
@@ -222,11 +299,10 @@ class Ledger(Application[uuid.UUID]):
 
     name = "CMALedger"
 
-    def __init__(
-        self, path: str | os.PathLike[str], cipher_key: str | None = None
-    ) -> None:
+    def __init__(self, path: Location, cipher_key: str | None = None) -> None:
         """Open or create the ledger; without `cipher_key`, the environment's key.
 
+        `path` is a SQLite file, or a `postgresql://` URL (`ledger.locations`).
         A wrong or missing key is refused here (`keys.CipherKeyError`), before
         any event is decrypted.
         """
@@ -237,23 +313,39 @@ class Ledger(Application[uuid.UUID]):
             "CIPHER_TOPIC": keys.CIPHER_TOPIC if key else "",
             "CIPHER_KEY": key or "",
         }
+        store: dict[str, str]
+        if locations.is_postgres(path):
+            location = _postgres_location(path)
+            store = {
+                **location.eventsourcing_env(),
+                "APPLICATION_RECORDER_TOPIC": get_topic(_postgres_recorder()),
+            }
+            if not _environ_has("POSTGRES_POOL_SIZE", self.name):
+                store["POSTGRES_POOL_SIZE"] = "1"  # one command, one connection
+            where = str(location)
+        else:
+            assert not isinstance(path, PostgresLocation)
+            where = os.fspath(path)
+            store = {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": where,
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "APPLICATION_RECORDER_TOPIC": get_topic(ChainedRecorder),
+            }
+        pinned = {**store, **cipher}
         super().__init__(
             env={
-                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": os.fspath(path),
-                "SQLITE_LOCK_TIMEOUT": "30",
+                **pinned,
                 "MAPPER_TOPIC": get_topic(StructMapper),
-                "APPLICATION_RECORDER_TOPIC": get_topic(ChainedRecorder),
-                **cipher,
                 # The library also reads the application-prefixed spelling from
-                # os.environ; pin it so only the key resolved above applies.
-                **{f"{self.name.upper()}_{k}": v for k, v in cipher.items()},
+                # os.environ; pin it so only the store and key chosen here apply.
+                **{f"{self.name.upper()}_{k}": v for k, v in pinned.items()},
             }
         )
-        self._check_encryption(os.fspath(path), key)
+        self._check_encryption(where, key)
 
     def _check_encryption(self, where: str, key: str | None) -> None:
-        recorder: ChainedRecorder = self.recorder  # type: ignore[assignment]
+        recorder: StoredHistory = self.recorder  # type: ignore[assignment]
         meta = recorder.read_meta()
         if not meta:
             # A ledger written before ledger_meta existed was never encrypted.
@@ -274,8 +366,8 @@ class Ledger(Application[uuid.UUID]):
         self, after: int = 0, upto: int | None = None, batch: int = 5000
     ) -> Iterator[Event]:
         """The stored events in position order, as the projections see them."""
-        if isinstance(self.recorder, SQLiteApplicationRecorder):
-            return self._read_sqlite(after, upto, batch)
+        if isinstance(self.recorder, StoredHistory):
+            return self._read_stored(after, upto, batch)
         return self._read_notifications(after, upto, batch)
 
     def _read_notifications(
@@ -284,9 +376,7 @@ class Ledger(Application[uuid.UUID]):
         """`read` through the library's notifications and mapper, for any store."""
         start = after + 1
         while True:
-            notifications = self.recorder.select_notifications(
-                start, batch, stop=upto
-            )
+            notifications = self.recorder.select_notifications(start, batch, stop=upto)
             for n in notifications:
                 event = cast(LedgerEvent, self.mapper.to_domain_event(n))
                 yield Event(
@@ -300,26 +390,19 @@ class Ledger(Application[uuid.UUID]):
                 return
             start = notifications[-1].id + 1
 
-    def _read_sqlite(self, after: int, upto: int | None, batch: int) -> Iterator[Event]:
+    def _read_stored(self, after: int, upto: int | None, batch: int) -> Iterator[Event]:
         """`read` by a plain SELECT and one msgspec decode per event.
 
         The library's notification objects and mapper cost about four times
         the decoding itself; this path skips them and still applies the
-        mapper's cipher and compressor.
+        mapper's cipher and compressor. Both chained recorders offer it.
         """
-        recorder: SQLiteApplicationRecorder = self.recorder  # type: ignore[assignment]
+        recorder: StoredHistory = self.recorder  # type: ignore[assignment]
         cipher, compressor = self.mapper.cipher, self.mapper.compressor
         decode = _state_decoder.decode
-        statement = (
-            "SELECT rowid, originator_version, state "
-            f"FROM {recorder.events_table_name} "
-            "WHERE rowid > ? AND rowid <= ? ORDER BY rowid LIMIT ?"
-        )
         stop = upto if upto is not None else 2**62
         while True:
-            with recorder.datastore.transaction(commit=False) as c:
-                c.execute(statement, (after, stop, batch))
-                rows = c.fetchall()
+            rows = recorder.stored_states(after, stop, batch)
             for position, version, state in rows:
                 if cipher:
                     state = cipher.decrypt(state)
@@ -337,17 +420,24 @@ class Ledger(Application[uuid.UUID]):
                 return
             after = rows[-1][0]
 
-    def chain_hashes(self, after: int = 0, upto: int | None = None) -> Iterator[tuple[int, bytes]]:
+    def chain_hashes(
+        self, after: int = 0, upto: int | None = None
+    ) -> Iterator[tuple[int, bytes]]:
         stop = upto if upto is not None else 2**62
-        recorder: ChainedRecorder = self.recorder  # type: ignore[assignment]
-        with recorder.datastore.transaction(commit=False) as c:
-            c.execute(
-                f"SELECT position, chain_hash FROM {recorder.chain_table} "
-                "WHERE position > ? AND position <= ? ORDER BY position",
-                (after, stop),
-            )
-            for row in c.fetchall():
-                yield row[0], row[1]
+        recorder: StoredHistory = self.recorder  # type: ignore[assignment]
+        for position, chain_hash in recorder.chain_links(after, stop):
+            yield position, bytes(chain_hash)
+
+
+def _postgres_recorder() -> type[ChainedPostgresRecorder]:
+    """Imported only when asked for: the SQLite path never loads the driver."""
+    from ledger.postgres import ChainedPostgresRecorder
+
+    return ChainedPostgresRecorder
+
+
+def _environ_has(key: str, app_name: str) -> bool:
+    return key in os.environ or f"{app_name.upper()}_{key}" in os.environ
 
 
 def new_event(record: r.Record, version: int, recorded_at: dt.datetime) -> LedgerEvent:
@@ -355,5 +445,5 @@ def new_event(record: r.Record, version: int, recorded_at: dt.datetime) -> Ledge
         originator_id=stream_uuid(stream_of(record)),
         originator_version=version,
         timestamp=recorded_at,
-        record=record,
+        record=record,  # type: ignore[arg-type]  # every Record is one of AnyRecord
     )

@@ -6,12 +6,11 @@ verifies without its key.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 
 from ledger import chain, merkle
 from ledger.chain import Verification
-from ledger.store import ChainedRecorder, Ledger
+from ledger.store import Ledger, StoredHistory
 
 __all__ = [
     "BrokenHistory",
@@ -25,14 +24,15 @@ __all__ = [
 ]
 
 
-def _recorder(source: Ledger | ChainedRecorder) -> ChainedRecorder:
+def _recorder(source: Ledger | StoredHistory) -> StoredHistory:
+    """The chained recorder of a ledger, SQLite or PostgreSQL alike."""
     recorder = source.recorder if isinstance(source, Ledger) else source
-    assert isinstance(recorder, ChainedRecorder)
+    assert isinstance(recorder, StoredHistory)
     return recorder
 
 
 def verify_chain(
-    source: Ledger | ChainedRecorder, keep: list[bytes] | None = None
+    source: Ledger | StoredHistory, keep: list[bytes] | None = None
 ) -> Verification:
     """Walk every stored event against its link; `keep` collects the hashes."""
     with _recorder(source).stored_history() as (events, links):
@@ -69,7 +69,7 @@ class Digest:
         return cls(size, raw)
 
 
-def digest(source: Ledger | ChainedRecorder, size: int | None = None) -> Digest:
+def digest(source: Ledger | StoredHistory, size: int | None = None) -> Digest:
     """The tree head of the first `size` events (all by default), once verified.
 
     A digest is a statement that the history up to `size` is intact, so it is
@@ -96,7 +96,7 @@ def diverges_from(hashes: list[bytes], published: Digest) -> str | None:
     return None
 
 
-def _verified_hashes(source: Ledger | ChainedRecorder) -> list[bytes]:
+def _verified_hashes(source: Ledger | StoredHistory) -> list[bytes]:
     hashes: list[bytes] = []
     result = verify_chain(source, keep=hashes)
     if not result.ok:
@@ -116,7 +116,7 @@ class BrokenHistory(Exception):
 
 
 def inclusion_proof(
-    source: Ledger | ChainedRecorder,
+    source: Ledger | StoredHistory,
     position: int,
     size: int | None = None,
     with_entry: bool = False,
@@ -146,7 +146,7 @@ def inclusion_proof(
 
 
 def consistency_proof(
-    source: Ledger | ChainedRecorder, old_size: int, size: int | None = None
+    source: Ledger | StoredHistory, old_size: int, size: int | None = None
 ) -> dict[str, object]:
     """The proof that the tree of `old_size` events is a prefix of today's."""
     tree = merkle.MerkleTree(_verified_hashes(source))
@@ -161,12 +161,5 @@ def consistency_proof(
     }
 
 
-def _entry(recorder: ChainedRecorder, position: int) -> bytes:
-    with recorder.datastore.transaction(commit=False) as c:
-        c.execute(
-            "SELECT originator_id, originator_version, topic, state "
-            f"FROM {recorder.events_table_name} WHERE rowid = ?",
-            (position,),
-        )
-        stream_id, version, topic, state = c.fetchone()
-    return chain.entry_bytes(position, uuid.UUID(stream_id), version, topic, state)
+def _entry(recorder: StoredHistory, position: int) -> bytes:
+    return recorder.entry(position)

@@ -40,7 +40,10 @@ class BillingCodes:
     rounding_minutes: int = 7
 
     def is_aide_service(self, procedure: str, modifiers: list[str]) -> bool:
-        return procedure == self.aide_procedure and frozenset(modifiers) == self.aide_modifiers
+        return (
+            procedure == self.aide_procedure
+            and frozenset(modifiers) == self.aide_modifiers
+        )
 
     def units(self, minutes: int) -> int:
         """8 to 22 minutes make one unit by default."""
@@ -115,8 +118,13 @@ def first_claims_of_days(state: State) -> dict[tuple[str, dt.date], Claim]:
 class ClaimReview:
     """Walks the billing rules for one claim and keeps the facts each used."""
 
-    def __init__(self, claim: Claim, state: State, codes: BillingCodes,
-                 first: dict[tuple[str, dt.date], Claim]) -> None:
+    def __init__(
+        self,
+        claim: Claim,
+        state: State,
+        codes: BillingCodes,
+        first: dict[tuple[str, dt.date], Claim],
+    ) -> None:
         self.claim = claim
         self.record = claim.record
         self.state = state
@@ -162,8 +170,11 @@ class ClaimReview:
             self.found("CMA-AUTH", f"agreement {a.agreement_id} " + "; ".join(problems))
 
     def cma_not_cm(self) -> None:
-        if not self.codes.is_aide_service(self.record.procedure_code, self.record.modifiers):
-            code = f"{self.record.procedure_code} {' '.join(self.record.modifiers)}".strip()
+        if not self.codes.is_aide_service(
+            self.record.procedure_code, self.record.modifiers
+        ):
+            modifiers = " ".join(self.record.modifiers)
+            code = f"{self.record.procedure_code} {modifiers}".strip()
             self.found(
                 "CMA-NOT-CM",
                 f"billed as {code}; aide work is billed only as the aide service code",
@@ -176,7 +187,8 @@ class ClaimReview:
         if first.record.provider_id == self.record.provider_id:
             self.found(
                 "CMA-DUP",
-                f"claim {first.record.claim_id} of the same provider came first that day",
+                f"claim {first.record.claim_id} of the same provider came first "
+                "that day",
                 first.position,
             )
         else:
@@ -196,7 +208,8 @@ class ClaimReview:
 
     def cma_cdcs(self) -> None:
         programs = [
-            e for e in self.state.enrollments_on(self.record.person_id, self.day)
+            e
+            for e in self.state.enrollments_on(self.record.person_id, self.day)
             if e.program in CDCS_PROGRAMS
         ]
         periods = self.state.cdcs_on(self.record.person_id, self.day)
@@ -226,11 +239,15 @@ class ClaimReview:
         }
         for holder in dict.fromkeys(holders):
             for interest in self.state.interests.get(holder, []):
-                if interest.declared_on <= self.day and interest.provider_id in with_agreements:
+                if (
+                    interest.declared_on <= self.day
+                    and interest.provider_id in with_agreements
+                ):
                     self.found(
                         "CMA-INTEREST",
                         f"{holder} declared a financial interest in provider "
-                        f"{interest.provider_id}, which serves the person on {self.day}",
+                        f"{interest.provider_id}, which serves the person on "
+                        f"{self.day}",
                         interest.position,
                     )
                     return
@@ -238,7 +255,8 @@ class ClaimReview:
     def cma_supervision(self) -> None:
         for _, completion in self.documenting:
             supervisors = [
-                s for s in self.state.supervisors_on(completion.aide_id, self.day)
+                s
+                for s in self.state.supervisors_on(completion.aide_id, self.day)
                 if self.state.staff[s.case_manager_id].is_qualified_on(self.day)
             ]
             for s in self.state.supervisions_of(completion.aide_id):
@@ -257,7 +275,9 @@ class ClaimReview:
             self.positions.update(aide.qualification_positions(self.day))
             if not aide.is_qualified_on(self.day):
                 why = "separated" if aide.separated_by(self.day) else "not qualified"
-                self.found("CMA-QUALIFIED", f"aide {aide.staff_id} was {why} on {self.day}")
+                self.found(
+                    "CMA-QUALIFIED", f"aide {aide.staff_id} was {why} on {self.day}"
+                )
                 return
 
     def evaluate(self, left_on_agreement: int) -> BillableDay:
@@ -352,7 +372,9 @@ def bill(state: State, codes: BillingCodes | None = None) -> list[BillableDay]:
             rows.append(voided_row(claim, state))
             continue
         agreement = state.agreements[claim.record.agreement_id]
-        left = max(agreement.record.units - used.get(agreement.record.agreement_id, 0), 0)
+        left = max(
+            agreement.record.units - used.get(agreement.record.agreement_id, 0), 0
+        )
         row = ClaimReview(claim, state, codes, first).evaluate(left)
         used[row.agreement_id] = used.get(row.agreement_id, 0) + row.billable_units
         rows.append(row)

@@ -44,7 +44,9 @@ def staff(state: State) -> list[dict]:
                 "case_aide_experience_months": (
                     latest.case_aide_experience_months if latest else None
                 ),
-                "post_secondary_months": latest.post_secondary_months if latest else None,
+                "post_secondary_months": latest.post_secondary_months
+                if latest
+                else None,
                 "separated_on": _day(s.separated_on),
                 "position": s.position,
             }

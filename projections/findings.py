@@ -1,4 +1,4 @@
-"""Audit findings: every reason on a live claim, and unsupervised or unqualified work."""
+"""Audit findings: each reason on a live claim; unsupervised or unqualified work."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ def task_findings(state: State) -> list[dict]:
         }
         supervisions = state.supervisors_on(aide.staff_id, day)
         supervisors = [
-            s for s in supervisions if state.staff[s.case_manager_id].is_qualified_on(day)
+            s
+            for s in supervisions
+            if state.staff[s.case_manager_id].is_qualified_on(day)
         ]
         if not supervisors:
             positions = {completion.position}
@@ -72,5 +74,7 @@ def task_findings(state: State) -> list[dict]:
 
 def findings(state: State, days: list[BillableDay]) -> list[dict]:
     rows = claim_findings(days) + task_findings(state)
-    rows.sort(key=lambda f: (f["service_date"], f["subject_type"], f["subject_id"], f["rule"]))
+    rows.sort(
+        key=lambda f: (f["service_date"], f["subject_type"], f["subject_id"], f["rule"])
+    )
     return rows

@@ -32,7 +32,7 @@ from ledger.state import State
 
 DAY = "2025-03-03"
 CMA_CODE = ("T1016", ["TF", "UC"])
-RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 
 
 def day(offset: int, start: str = DAY) -> str:

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import County, Workspace
+
 from ledger import cli, paths
 from ledger.cli import main
 
@@ -37,24 +37,38 @@ def run(*args: str) -> tuple[int, str]:
 
 def test_a_review_path_naming_the_ledger_is_refused_and_the_ledger_kept(county):
     before = digest(county.ledger)
-    code, out = run("--ledger", str(county.ledger), "--review", str(county.ledger),
-                    "project")
+    code, out = run(
+        "--ledger", str(county.ledger), "--review", str(county.ledger), "project"
+    )
     assert code != 0 and "the ledger itself" in out
     assert digest(county.ledger) == before
 
 
 def test_a_replay_written_over_the_ledger_is_refused(county):
     before = digest(county.ledger)
-    code, out = run("--ledger", str(county.ledger), "replay", "--until-position",
-                    "3", "--out", str(county.ledger))
+    code, out = run(
+        "--ledger",
+        str(county.ledger),
+        "replay",
+        "--until-position",
+        "3",
+        "--out",
+        str(county.ledger),
+    )
     assert code != 0 and "ledger" in out
     assert digest(county.ledger) == before
 
 
 def test_a_replay_written_over_the_live_review_database_is_refused(county):
     before = digest(county.review)
-    code, out = run(*county.options(), "replay", "--until-position", "3",
-                    "--out", str(county.review))
+    code, out = run(
+        *county.options(),
+        "replay",
+        "--until-position",
+        "3",
+        "--out",
+        str(county.review),
+    )
     assert code != 0 and "live review database" in out
     assert digest(county.review) == before
 
@@ -62,8 +76,9 @@ def test_a_replay_written_over_the_live_review_database_is_refused(county):
 def test_a_replay_over_a_file_that_is_not_a_review_database_is_refused(county):
     stranger = county.folder / "notes.jsonl"
     stranger.write_text('{"type": "x"}\n')
-    code, out = run(*county.options(), "replay", "--as-of", "2025-03-03",
-                    "--out", str(stranger))
+    code, out = run(
+        *county.options(), "replay", "--as-of", "2025-03-03", "--out", str(stranger)
+    )
     assert code != 0 and "not a review database" in out
     assert stranger.read_text() == '{"type": "x"}\n'
 
@@ -72,8 +87,9 @@ def test_a_review_database_given_as_the_ledger_is_not_turned_into_one(county):
     before = digest(county.review)
     feed = county.write_feed(County())
     other = county.folder / "other-review.db"
-    code, out = run("--ledger", str(county.review), "--review", str(other),
-                    "import", str(feed))
+    code, out = run(
+        "--ledger", str(county.review), "--review", str(other), "import", str(feed)
+    )
     assert code != 0 and "swap --ledger and --review" in out
     assert digest(county.review) == before and not other.exists()
 
@@ -86,13 +102,21 @@ def test_a_review_folder_that_cannot_be_written_refuses_before_appending(
     locked.mkdir()
     real_access = os.access
     monkeypatch.setattr(
-        paths.os, "access",
-        lambda p, mode: False if Path(p) == locked and mode == os.W_OK
-        else real_access(p, mode),
+        paths.os,
+        "access",
+        lambda p, mode: (
+            False if Path(p) == locked and mode == os.W_OK else real_access(p, mode)
+        ),
     )
     feed = county.write_feed(County(baseline=False).agency("cty-2"))
-    code, out = run("--ledger", str(county.ledger), "--review",
-                    str(locked / "review.db"), "import", str(feed))
+    code, out = run(
+        "--ledger",
+        str(county.ledger),
+        "--review",
+        str(locked / "review.db"),
+        "import",
+        str(feed),
+    )
     assert code != 0 and "cannot write" in out
     assert county.event_count() == events
 
@@ -102,8 +126,9 @@ def test_a_damaged_ledger_gets_a_plain_message(county, tmp_path):
     data = bytearray(county.ledger.read_bytes())
     data[8000:11000] = b"x" * 3000
     damaged.write_bytes(bytes(data))
-    code, out = run("--ledger", str(damaged), "--review",
-                    str(tmp_path / "r2.db"), "project")
+    code, out = run(
+        "--ledger", str(damaged), "--review", str(tmp_path / "r2.db"), "project"
+    )
     assert code != 0 and "Error:" in out
 
 
@@ -129,8 +154,15 @@ def test_an_empty_feed_is_reported_as_a_line_of_its_own(tmp_path):
     feed = tmp_path / "empty.jsonl"
     feed.write_bytes(b"")
     result = CliRunner().invoke(
-        main, ["--ledger", str(tmp_path / "l.db"), "--review",
-               str(tmp_path / "r.db"), "import", str(feed)]
+        main,
+        [
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "--review",
+            str(tmp_path / "r.db"),
+            "import",
+            str(feed),
+        ],
     )
     assert result.exit_code != 0
     assert "line 1: FORMAT: the feed is empty" in result.output
@@ -141,9 +173,13 @@ def test_a_ledger_in_a_read_only_folder_is_opened_immutable(county, monkeypatch)
     folder = county.ledger.parent
     real_access = os.access
     monkeypatch.setattr(
-        paths.os, "access",
-        lambda p, mode: False if Path(p) in (folder, county.ledger) and mode == os.W_OK
-        else real_access(p, mode),
+        paths.os,
+        "access",
+        lambda p, mode: (
+            False
+            if Path(p) in (folder, county.ledger) and mode == os.W_OK
+            else real_access(p, mode)
+        ),
     )
     assert paths.read_uri(county.ledger).endswith("?immutable=1")
     code, out = run("--ledger", str(county.ledger), "verify")
@@ -151,6 +187,12 @@ def test_a_ledger_in_a_read_only_folder_is_opened_immutable(county, monkeypatch)
 
 
 def test_a_replay_past_the_end_says_where_the_ledger_ends(county):
-    code, out = run(*county.options(), "replay", "--until-position", "9999",
-                    "--out", str(county.folder / "all.db"))
+    code, out = run(
+        *county.options(),
+        "replay",
+        "--until-position",
+        "9999",
+        "--out",
+        str(county.folder / "all.db"),
+    )
     assert code == 0 and f"ends at position {county.event_count()}" in out

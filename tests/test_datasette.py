@@ -10,7 +10,9 @@ import asyncio
 import base64
 import hashlib
 import html
+import itertools
 import json
+import os
 import re
 import socket
 import sqlite3
@@ -25,10 +27,19 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from datasette.utils.asgi import Request
 
 from datasette_plugins import accounts as accounts_file
-from datasette_plugins.metadata import DASHBOARDS, QUERIES, TABLES
-from datasette_plugins.serve import ServeError, make_datasette, snapshot
+from datasette_plugins import paging
+from datasette_plugins.metadata import A_PAGE, DASHBOARDS, PAGE_ROWS, QUERIES, TABLES
+from datasette_plugins.paging import PAGED_QUERIES
+from datasette_plugins.serve import (
+    ServeError,
+    SnapshotWatcher,
+    make_datasette,
+    snapshot,
+    take_snapshot,
+)
 from ledger.cli import main
 
 PASSWORDS = {"ann": "auditor-password-1", "rex": "reviewer-password-1"}
@@ -490,6 +501,75 @@ def test_a_snapshot_is_a_complete_immutable_copy(county):
     assert not copy.exists()
 
 
+def copied(review: Path, to: Path) -> Path:
+    source, target = sqlite3.connect(review), sqlite3.connect(to)
+    source.backup(target)
+    source.close()
+    target.close()
+    return to
+
+
+def append_by_hand(review: Path) -> int:
+    """An event of a new type, written with its position as a projection writes."""
+    conn = sqlite3.connect(review)
+    with conn:
+        (top,) = conn.execute("SELECT max(position) FROM events").fetchone()
+        conn.execute(
+            "INSERT INTO events (position, type, payload) VALUES (?, 'by_hand', '{}')",
+            (top + 1,),
+        )
+        conn.execute(
+            "UPDATE _projection SET position = ? WHERE name = 'review'", (top + 1,)
+        )
+    conn.close()
+    return top + 1
+
+
+def event_types(site: Site) -> tuple[int, dict[str, int]]:
+    data = site.get("/review/events.json?_facet=type", who="ann").json()
+    found = data["facet_results"]["type"]["results"]
+    return data["filtered_table_rows_count"], {r["value"]: r["count"] for r in found}
+
+
+def test_a_live_site_counts_a_table_afresh_once_the_projection_moves(county, tmp_path):
+    review = copied(county["review"], tmp_path / "review.db")
+    live = Site(review, county["accounts"])
+    rows, types = event_types(live)
+    assert event_types(live) == (rows, types)
+
+    append_by_hand(review)
+
+    assert event_types(live) == (rows + 1, types | {"by_hand": 1})
+
+
+def test_a_snapshot_is_taken_again_once_the_projection_moves(county, tmp_path):
+    review = copied(county["review"], tmp_path / "review.db")
+    folder = tmp_path / "snapshots"
+    folder.mkdir()
+    first = take_snapshot(review, folder)
+    site = Site(
+        first.path, county["accounts"], immutable=True, inspect_data=first.inspect_data
+    )
+    watcher = SnapshotWatcher(site.ds, review, folder, first)
+    rows, types = event_types(site)
+    assert not asyncio.run(watcher.refresh())
+
+    position = append_by_hand(review)
+    watcher.taken_at -= 3600  # rather than wait out the time between snapshots
+    assert asyncio.run(watcher.refresh())
+
+    assert event_types(site) == (rows + 1, types | {"by_hand": 1})
+    assert f"at ledger position {position}" in site.get("/review", who="ann").text
+    watcher.retire(0.0, everything=True)
+    assert not first.path.exists()
+
+    rebuilt = copied(county["review"], tmp_path / "rebuilt.db")
+    rebuilt.replace(review)
+    watcher.taken_at -= 3600
+    assert asyncio.run(watcher.refresh())
+    assert event_types(site) == (rows, types)
+
+
 def test_a_review_site_of_real_records_needs_accounts(county):
     with pytest.raises(ServeError, match="accounts"):
         make_datasette(county["review"], accounts=None)
@@ -567,8 +647,21 @@ def test_every_canned_query_returns_rows(site, sample):
         assert data["rows"], name
 
 
+def all_pages_of(site: Site, query: str, args: str = "") -> list[dict]:
+    """A paged canned query's rows, asked for a page at a time until one is short."""
+    rows: list[dict] = []
+    for page in itertools.count(1):
+        found = site.get(
+            f"/review/{query}.json?_shape=array&_page={page}{args}", who="rex"
+        ).json()
+        rows += found
+        if len(found) < PAGE_ROWS:
+            return rows
+    raise AssertionError("unreachable")
+
+
 def test_same_day_conflicts_are_every_live_claim_sharing_a_day(site):
-    listed = site.rows(QUERIES["same_day_conflicts"]["sql"])
+    listed = all_pages_of(site, "same_day_conflicts")
     shared = site.rows(
         "SELECT claim_id FROM claims c WHERE voided_on IS NULL AND EXISTS ("
         "SELECT 1 FROM claims o WHERE o.person_id = c.person_id "
@@ -579,6 +672,46 @@ def test_same_day_conflicts_are_every_live_claim_sharing_a_day(site):
     assert sorted(r["claim_id"] for r in listed) == sorted(
         r["claim_id"] for r in shared
     )
+
+
+def test_long_canned_queries_answer_a_page_at_a_time(site, sample):
+    assert PAGED_QUERIES == {
+        "oversight_queue_waiting",
+        "same_day_conflicts",
+        "person_history",
+    }
+    args = f"&person_id={sample['person']}"
+    for name in PAGED_QUERIES:
+        whole = QUERIES[name]["sql"].replace(f" {A_PAGE}", "")
+        expected = site.rows(whole, {"person_id": sample["person"]})
+        assert all_pages_of(site, name, args) == expected, name
+
+
+def test_a_page_links_to_the_pages_around_it(site):
+    page = site.get("/review/same_day_conflicts?_page=3", who="rex")
+    assert 'href="/review/same_day_conflicts?_page=2">previous 100</a>' in page.text
+    assert paging.page_parameter("offset", Request.fake("/?_page=3")) == 200
+    assert paging.page_parameter("offset", Request.fake("/?_page=x")) == 0
+    assert paging.page_parameter("offset", Request.fake("/?_page=-4")) == 0
+
+
+def test_the_summary_tables_add_up_the_billable_days(site):
+    by_month = site.rows(
+        "SELECT substr(service_date, 1, 7) AS month, provider_id, count(*) AS claims, "
+        "sum(status IN ('billable', 'partially_billable')) AS billable_days, "
+        "sum(claimed_units) AS claimed_units, sum(billable_units) AS billable_units, "
+        "sum(amount_cents) AS amount_cents FROM billable_days "
+        "WHERE status != 'voided' GROUP BY month, provider_id "
+        "ORDER BY month, provider_id"
+    )
+    assert by_month
+    assert site.rows("SELECT * FROM billing_by_month ORDER BY month, provider_id") == (
+        by_month
+    )
+    answered = site.get(
+        "/review/amounts_by_month_and_provider.json?_shape=array", who="rex"
+    ).json()
+    assert answered == by_month
 
 
 def test_amounts_are_shown_in_dollars(site):
@@ -725,7 +858,7 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(*args: str) -> Iterator[str]:
+def serving(*args: str, env: dict[str, str] | None = None) -> Iterator[str]:
     """`cma-ledger ARGS --port P` in a subprocess, until it answers /-/login."""
     port = free_port()
     process = subprocess.Popen(
@@ -733,6 +866,7 @@ def serving(*args: str) -> Iterator[str]:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
+        env=os.environ | (env or {}),
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -769,6 +903,33 @@ def test_serve_snapshot_serves_a_frozen_copy_to_signed_in_accounts(county):
         status, text = fetch(f"{base}/review/findings", basic("ann", PASSWORDS["ann"]))
         assert status == 200
         assert "(snapshot)" in text
+
+
+def test_serve_reads_snapshots_by_default_and_leaves_none_behind(county, tmp_path):
+    paths = ["--ledger", str(county["ledger"]), "--review", str(county["review"])]
+    signed_in = basic("ann", PASSWORDS["ann"])
+    with serving(
+        *paths,
+        "serve",
+        "--accounts",
+        str(county["accounts"]),
+        env={"TMPDIR": str(tmp_path)},
+    ) as base:
+        status, text = fetch(f"{base}/review/findings", signed_in)
+        assert status == 200
+        assert "(snapshot)" in text
+        assert list(tmp_path.glob("cma-snapshot-*/review-*.db"))
+    assert not list(tmp_path.iterdir())
+
+
+def test_serve_live_reads_the_review_database_itself(county):
+    paths = ["--ledger", str(county["ledger"]), "--review", str(county["review"])]
+    with serving(
+        *paths, "serve", "--live", "--accounts", str(county["accounts"])
+    ) as base:
+        status, text = fetch(f"{base}/review/findings", basic("ann", PASSWORDS["ann"]))
+        assert status == 200
+        assert "(snapshot)" not in text
 
 
 def test_demo_serves_a_generated_county_without_sign_in(tmp_path):

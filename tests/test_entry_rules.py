@@ -539,9 +539,9 @@ def test_after_a_reassignment_only_the_new_aide_may_complete_the_task() -> None:
     assert_accepted(county.complete("t-1", aide="aide-2"))
 
 
-@pytest.mark.parametrize(("outcome", "refused"), [
-    (None, True), ("approved", True), ("returned", False)
-])
+@pytest.mark.parametrize(
+    ("outcome", "refused"), [(None, True), ("approved", True), ("returned", False)]
+)
 def test_only_an_open_or_returned_task_can_be_reassigned(
     outcome: str | None, refused: bool
 ) -> None:

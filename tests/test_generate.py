@@ -15,7 +15,7 @@ from ledger import rules
 from ledger.generate import generate, write_feed
 from ledger.state import Event, State, stream_of
 
-RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.timezone.utc)
+RECORDED_AT = dt.datetime(2025, 6, 1, 12, 0, tzinfo=dt.UTC)
 FAULT_MAKING_KINDS = (
     "claim_voided",
     "financial_interest_declared",

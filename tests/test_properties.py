@@ -320,8 +320,10 @@ json_values = st.recursive(
     | st.floats(allow_nan=False)
     | st.text(max_size=8)
     | st.sampled_from(KNOWN_VALUES),
-    lambda inner: st.lists(inner, max_size=3)
-    | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    lambda inner: (
+        st.lists(inner, max_size=3)
+        | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
     max_leaves=8,
 )
 records = st.fixed_dictionaries(

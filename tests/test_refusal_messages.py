@@ -20,8 +20,12 @@ def test_a_bad_id_is_quoted_with_its_length():
 
 def test_a_timestamp_that_is_no_timestamp_is_called_one():
     feed = County(baseline=False).add(
-        "agency_registered", agency_id="a", name="A", roles=["lead_agency"],
-        private=False, entered_at="yesterday",
+        "agency_registered",
+        agency_id="a",
+        name="A",
+        roles=["lead_agency"],
+        private=False,
+        entered_at="yesterday",
     )
     assert "ISO 8601 timestamp" in refusal(feed)
 
