@@ -5,7 +5,9 @@ Three locks, each enough on its own for what it guards:
 - a gate in front of Datasette refuses every method but GET, HEAD and OPTIONS
   (signing in and out excepted), and turns away every request without a
   signed-in account (a `ds_actor` cookie from /-/login, or HTTP Basic), except
-  the sign-in page and static files;
+  the sign-in page and static files. It checks both against the accounts file
+  as it is at that moment, and takes the Authorization header out of the
+  request so nothing behind it parses it a second time;
 - `permission_allowed` denies what the role does not have (reviewers run no
   SQL of their own) and any write action Datasette or a plugin might define;
 - every connection to the review database is `PRAGMA query_only`, on top of
@@ -14,12 +16,16 @@ Three locks, each enough on its own for what it guards:
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
 import weakref
+from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
 
 from datasette import hookimpl
-from datasette.utils import await_me_maybe
+from datasette.utils import actor_matches_allow, await_me_maybe
 from datasette.utils.asgi import Request, Response
 
 from datasette_plugins.accounts import LiveAccounts
@@ -45,6 +51,10 @@ WRITE_ACTIONS = frozenset(
         "execute-write",
     }
 )
+
+# Whether the request being answered may open the events table: `render_cell`
+# is not told who asks, and links only to what the viewer may open.
+EVENTS_OPEN: ContextVar[bool] = ContextVar("cma_ledger_events_open", default=True)
 
 _live_accounts: dict[str, LiveAccounts] = {}
 _site_settings: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
@@ -82,6 +92,51 @@ class SiteSettings:
             return True
         live = self.live_accounts()
         return live is not None and live.still_valid(actor)
+
+    def now(self, actor: dict | None) -> dict | None:
+        live = self.live_accounts()
+        return live.now(actor) if live else None
+
+    def signed_in(self, name: str, password: str) -> dict | None:
+        live = self.live_accounts()
+        return live.signed_in(name, password) if live else None
+
+
+def basic_credentials(authorization: bytes) -> tuple[str, str]:
+    """The name and password of an HTTP Basic header, read as UTF-8 (RFC 7617).
+
+    A header that does not decode gives an empty name, which no account has.
+    """
+    try:
+        decoded = base64.b64decode(authorization[6:].strip(), validate=True)
+        name, _, password = decoded.decode("utf-8").partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return "", ""
+    return name, password
+
+
+def without_authorization(scope) -> tuple[dict, bytes | None]:
+    """The request without its Authorization header, and the header."""
+    headers = scope.get("headers") or []
+    found = [value for key, value in headers if key == b"authorization"]
+    if not found:
+        return scope, None
+    kept = [(key, value) for key, value in headers if key != b"authorization"]
+    return dict(scope, headers=kept), found[0]
+
+
+def may_run_sql(datasette, actor: dict | None) -> bool:
+    """Charts run SQL of their own, so they are for those who may."""
+    allow = datasette.metadata("allow_sql")
+    return allow is None or bool(actor_matches_allow(actor, allow))
+
+
+def may_open_events(datasette, actor: dict | None) -> bool:
+    """Links to events are for those who may open them: with task notes, auditors."""
+    allow = datasette.metadata(
+        "allow", database=REVIEW_DATABASE, table="events", fallback=False
+    )
+    return allow is None or bool(actor_matches_allow(actor, allow))
 
 
 def is_public(path: str) -> bool:
@@ -142,17 +197,46 @@ def asgi_wrapper(datasette):
                 and scope["path"] not in POST_PATHS
             ):
                 return await read_only_refusal().asgi_send(send)
+            scope, authorization = without_authorization(scope)
             site = SiteSettings.of(datasette)
             if not site.sign_in or is_public(scope["path"]):
                 return await app(scope, receive, send)
-            actor = await actor_of(datasette, scope, receive)
-            if not site.admits(actor):
+            if authorization and authorization[:6].lower() == b"basic ":
+                name, password = basic_credentials(authorization)
+                actor = await asyncio.to_thread(site.signed_in, name, password)
+            else:
+                actor = site.now(await actor_of(datasette, scope, receive))
+            if actor is None:
                 return await refusal(scope).asgi_send(send)
-            await app(dict(scope, **{SCOPE_ACTOR: actor}), receive, send)
+            token = EVENTS_OPEN.set(may_open_events(datasette, actor))
+            try:
+                await app(dict(scope, **{SCOPE_ACTOR: actor}), receive, send)
+            finally:
+                EVENTS_OPEN.reset(token)
 
         return gate
 
     return wrap
+
+
+async def sign_in_page(request, datasette) -> Response:
+    """/-/login against the accounts file as it is now (not as it was at start)."""
+    site = SiteSettings.of(datasette)
+    error = None if site.sign_in else "This site is open: there is no need to sign in"
+    if request.method == "POST" and site.sign_in:
+        form = await request.post_vars()
+        name, password = form.get("username") or "", form.get("password") or ""
+        actor = await asyncio.to_thread(site.signed_in, name, password)
+        if actor is not None:
+            response = Response.redirect(datasette.urls.path("/"))
+            response.set_cookie("ds_actor", datasette.sign({"a": actor}, "actor"))
+            return response
+        error = "Invalid username or password"
+    return Response.html(
+        await datasette.render_template(
+            "password_login.html", {"error": error}, request=request
+        )
+    )
 
 
 @hookimpl(tryfirst=True)

@@ -21,10 +21,13 @@ from datasette import hookimpl
 from datasette.utils import tilde_encode
 from markupsafe import Markup, escape
 
-from datasette_plugins.access import REVIEW_DATABASE
+from datasette_plugins.access import EVENTS_OPEN, REVIEW_DATABASE
 
 MONEY_TEXT_COLUMNS = frozenset({"rate"})
 MARKDOWN_PLUGIN = "datasette_render_markdown"
+DASHBOARDS_PLUGIN = "datasette_dashboards"
+
+CENT = Decimal("0.01")
 
 _table_urls: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
@@ -35,10 +38,16 @@ def dollars_from_cents(cents: int) -> str:
 
 
 def dollars(text: str) -> str | None:
+    """A rate as stored, to the tenth of a cent if so (`$9.665`), never rounded."""
     try:
-        return f"${Decimal(text):,.2f}"
+        amount = Decimal(text)
     except (InvalidOperation, ValueError):
         return None
+    if not amount.is_finite():
+        return None
+    if amount.as_tuple().exponent > -2:  # type: ignore[operator]
+        amount = amount.quantize(CENT)
+    return f"${amount:,f}"
 
 
 def json_list(value: Any) -> list | None:
@@ -91,7 +100,10 @@ def events_url(datasette, positions: list[int]) -> str:
 
 
 def position_links(datasette, positions: list) -> Markup:
+    """Links to the events, or the bare numbers for a viewer who may not open them."""
     positions = [int(p) for p in positions]
+    if not EVENTS_OPEN.get():
+        return Markup(", ".join(map(str, positions)))
     base = escape(table_url(datasette, "events"))
     links = ", ".join(
         f'<a href="{base}/{p}" title="event {p}">{p}</a>' for p in positions
@@ -170,7 +182,7 @@ def render_cell(row, value, column, table, database, datasette):
         if ids is None:
             return None
         return Markup(", ").join(link(task_url(datasette, t), t) for t in ids)
-    if column == "stream_id" and isinstance(value, str):
+    if column == "stream_id" and isinstance(value, str) and EVENTS_OPEN.get():
         base = table_url(datasette, "events")
         return link(f"{base}?stream_id={value}", value, "every event of this subject")
     return None
@@ -179,6 +191,7 @@ def render_cell(row, value, column, table, database, datasette):
 @hookimpl
 def startup(datasette):
     keep_markdown_out_of_cells()
+    keep_dashboards_out_of_the_menu()
 
 
 def keep_markdown_out_of_cells() -> None:
@@ -188,21 +201,32 @@ def keep_markdown_out_of_cells() -> None:
     Its cell hook looks for `*_markdown` columns (there are none here) by merging
     Datasette's metadata afresh for every cell: a quarter of a thousand-row page.
     """
+    drop_hook(MARKDOWN_PLUGIN, "render_cell")
+
+
+def keep_dashboards_out_of_the_menu() -> None:
+    """Its menu link is for everyone; `chrome.menu_links` links those who may."""
+    drop_hook(DASHBOARDS_PLUGIN, "menu_links")
+
+
+def drop_hook(module: str, hook: str) -> None:
+    """Register the plugin `module` again without its implementation of `hook`."""
     from datasette.plugins import pm
 
     for name, plugin in pm.list_name_plugin():
-        if getattr(plugin, "__name__", None) != MARKDOWN_PLUGIN:
+        if getattr(plugin, "__name__", None) != module:
             continue
+        callers = pm.get_hookcallers(plugin) or []
         hooks = {
             caller.name: impl.function
-            for caller in pm.get_hookcallers(plugin) or []
-            if caller.name != "render_cell"
+            for caller in callers
+            if caller.name != hook
             for impl in caller.get_hookimpls()
             if impl.plugin is plugin
         }
-        if len(hooks) == len(pm.get_hookcallers(plugin) or []):
+        if len(hooks) == len(callers):
             return
-        without_cells = types.ModuleType(MARKDOWN_PLUGIN)
-        vars(without_cells).update(hooks)
+        without = types.ModuleType(module)
+        vars(without).update(hooks)
         pm.unregister(plugin)
-        pm.register(without_cells, name)
+        pm.register(without, name)

@@ -5,7 +5,12 @@ from __future__ import annotations
 from datasette import hookimpl
 
 from datasette_plugins import paging
-from datasette_plugins.access import PLUGIN, REVIEW_DATABASE, SiteSettings
+from datasette_plugins.access import (
+    PLUGIN,
+    REVIEW_DATABASE,
+    SiteSettings,
+    may_run_sql,
+)
 
 
 async def tracking(db) -> dict:
@@ -42,7 +47,7 @@ def extra_css_urls(datasette):
 def menu_links(datasette, actor):
     path = datasette.urls.path
     query = datasette.urls.query
-    return [
+    links = [
         {
             "href": datasette.urls.table(REVIEW_DATABASE, "findings"),
             "label": "Findings",
@@ -55,5 +60,7 @@ def menu_links(datasette, actor):
             "href": query(REVIEW_DATABASE, "oversight_queue_waiting"),
             "label": "Oversight queue",
         },
-        {"href": path("/-/dashboards"), "label": "Charts"},
     ]
+    if may_run_sql(datasette, actor):
+        links.append({"href": path("/-/dashboards"), "label": "Charts"})
+    return links

@@ -586,7 +586,6 @@ def metadata(
     *,
     sign_in: bool,
     accounts_path: str | None = None,
-    auth_passwords: dict | None = None,
     synthetic: bool = False,
     notes_included: bool = False,
 ) -> dict[str, Any]:
@@ -625,5 +624,4 @@ def metadata(
     if sign_in:
         data["allow"] = {"role": ["auditor", "reviewer"]}
         data["allow_sql"] = {"role": "auditor"}
-        data["plugins"]["datasette-auth-passwords"] = auth_passwords or {}
     return data

@@ -14,7 +14,7 @@ from datasette.utils.asgi import NotFound, Response
 from markupsafe import Markup, escape
 
 from datasette_plugins import cells, why
-from datasette_plugins.access import REVIEW_DATABASE
+from datasette_plugins.access import EVENTS_OPEN, REVIEW_DATABASE, sign_in_page
 
 ID = r"[A-Za-z0-9._:-]{1,64}"
 TIMELINE_LIMIT = 5000
@@ -39,6 +39,8 @@ def shown(column: str, value: Any, datasette) -> Any:
     if (column == "position" or column.endswith("_position")) and isinstance(
         value, int
     ):
+        if not EVENTS_OPEN.get():
+            return value
         return cells.link(cells.events_url(datasette, [value]), value, f"event {value}")
     if column == "person_id":
         return cells.link(cells.person_url(datasette, value), value)
@@ -198,8 +200,11 @@ async def person_page(request, datasette) -> Response:
         "timeline": timeline,
         "truncated": truncated,
         "limit": TIMELINE_LIMIT,
-        "all_events_url": datasette.urls.table(REVIEW_DATABASE, "events")
-        + f"?person_id={person_id}",
+        "all_events_url": (
+            datasette.urls.table(REVIEW_DATABASE, "events") + f"?person_id={person_id}"
+            if EVENTS_OPEN.get()
+            else None
+        ),
         "enrollments": table(
             list(enrollments[0]) if enrollments else [], enrollments, datasette
         ),
@@ -325,9 +330,11 @@ async def redacted_metadata(request, datasette) -> Response:
     )
 
 
-@hookimpl
+@hookimpl(tryfirst=True)
 def register_routes(datasette):
+    """Called first, so these routes come before datasette-auth-passwords' own."""
     return [
+        (r"^/-/login$", sign_in_page),
         (rf"^/-/cma/person/(?P<person_id>{ID})$", person_page),
         (rf"^/-/cma/claim/(?P<claim_id>{ID})$", claim_page),
         (r"^/-/metadata(\.(?P<format>json))?$", redacted_metadata),

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import errno
 import itertools
 import logging
 import os
 import re
+import shutil
 import signal
+import socket
 import sqlite3
 import tempfile
 import threading
@@ -67,6 +70,7 @@ WHOLE_TABLE = re.compile(
     re.IGNORECASE,
 )
 ANSWERS_KEPT = 256
+SNAPSHOT_PREFIX = "cma-snapshot-"
 
 
 class ServeError(RuntimeError):
@@ -184,15 +188,15 @@ def make_datasette(
     if accounts is None and not synthetic:
         msg = "a review site of real records needs an accounts file"
         raise ServeError(msg)
+    if accounts is not None:
+        try:
+            accounts_file.load(accounts)
+        except accounts_file.AccountError as e:
+            raise ServeError(str(e)) from e
     sign_in = accounts is not None
     config = metadata(
         sign_in=sign_in,
         accounts_path=str(accounts.resolve()) if accounts else None,
-        auth_passwords=(
-            accounts_file.auth_passwords_config(accounts_file.load(accounts))
-            if accounts
-            else None
-        ),
         synthetic=synthetic,
         notes_included=notes_included(review),
     )
@@ -297,10 +301,69 @@ def take_snapshot(review: Path, folder: Path) -> Snapshot:
     return Snapshot(copy, (inode, position), inspect_data, took)
 
 
+def snapshot_folder() -> tempfile.TemporaryDirectory:
+    """A private folder (mode 0700) for snapshots, named for this process.
+
+    The name lets a later `serve` remove it if this one is killed before it
+    can (see `remove_stale_snapshots`): it holds a copy of the case records.
+    """
+    return tempfile.TemporaryDirectory(prefix=f"{SNAPSHOT_PREFIX}{os.getpid()}-")
+
+
+def remove_stale_snapshots(under: Path | None = None) -> list[Path]:
+    """Delete the snapshot folders of `serve` processes that are gone."""
+    removed = []
+    for folder in Path(under or tempfile.gettempdir()).glob(f"{SNAPSHOT_PREFIX}*"):
+        pid = folder.name[len(SNAPSHOT_PREFIX) :].partition("-")[0]
+        try:
+            if not pid.isdigit() or folder.stat().st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder)
+        except OSError:  # another user's process, or the folder went meanwhile
+            continue
+    if removed:
+        log.warning(
+            "removed %d snapshot folder(s) left by serve processes that were killed",
+            len(removed),
+        )
+    return removed
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A socket bound to host:port, or a ServeError that says why it cannot be."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM
+        )[0]
+    except (socket.gaierror, UnicodeError) as e:
+        msg = f"cannot find the host {host!r} ({e}); give an address such as 127.0.0.1"
+        raise ServeError(msg) from e
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        if e.errno == errno.EADDRINUSE:
+            msg = f"port {port} on {host} is in use; choose another with --port"
+        elif e.errno == errno.EACCES:
+            msg = f"port {port} on {host} needs privileges; choose one above 1023"
+        elif e.errno == errno.EADDRNOTAVAIL:
+            msg = f"{host} is not an address of this machine; choose another --host"
+        else:
+            msg = f"cannot listen on {host} port {port}: {e.strerror or e}"
+        raise ServeError(msg) from e
+    sock.set_inheritable(True)
+    return sock
+
+
 @contextmanager
 def snapshot(review: Path) -> Iterator[tuple[Path, dict]]:
     """A snapshot in a temporary folder, and its inspect data."""
-    with tempfile.TemporaryDirectory(prefix="cma-snapshot-") as folder:
+    with snapshot_folder() as folder:
         taken = take_snapshot(review, Path(folder))
         yield taken.path, taken.inspect_data
 
@@ -379,10 +442,12 @@ class SnapshotWatcher:
         self.retiring = keep
 
 
-async def run_server(server, watcher: SnapshotWatcher | None) -> None:
+async def run_server(
+    server, watcher: SnapshotWatcher | None, sock: socket.socket | None = None
+) -> None:
     watching = asyncio.create_task(watcher.run()) if watcher else None
     try:
-        await server.serve()
+        await server.serve(sockets=[sock] if sock else None)
     finally:
         if watching:
             watching.cancel()
@@ -403,20 +468,23 @@ def serve(
     accounts: Path | None = None,
     synthetic: bool = False,
     mode: Mode = "snapshot",
+    sock: socket.socket | None = None,
 ) -> None:
+    """Serve until stopped, on `sock` if given (see `listen`), else host:port."""
     import uvicorn
 
     if mode not in MODES:
         msg = f"unknown serving mode {mode!r}: one of {', '.join(MODES)}"
         raise ServeError(msg)
     with ExitStack() as stack:
+        if sock is not None:
+            stack.callback(sock.close)
         watcher = None
         if mode == "live":
             ds = make_datasette(review, accounts=accounts, synthetic=synthetic)
         else:
-            folder = Path(
-                stack.enter_context(tempfile.TemporaryDirectory(prefix="cma-snapshot-"))
-            )
+            remove_stale_snapshots()
+            folder = Path(stack.enter_context(snapshot_folder()))
             first = take_snapshot(review, folder)
             ds = make_datasette(
                 first.path,
@@ -431,4 +499,4 @@ def serve(
         config = uvicorn.Config(ds.app(), host=host, port=port, log_level="warning")
         previous = signal.signal(signal.SIGTERM, leave_on_sigterm)
         stack.callback(signal.signal, signal.SIGTERM, previous)
-        asyncio.run(run_server(uvicorn.Server(config), watcher))
+        asyncio.run(run_server(uvicorn.Server(config), watcher, sock))

@@ -7,6 +7,7 @@ import fcntl
 import json
 import logging
 import os
+import socket
 import sqlite3
 import sys
 from collections.abc import Iterator
@@ -297,6 +298,14 @@ def project_command(
         paths.check_review_target(obj["review"], obj["ledger"])
     except paths.PathError as e:
         raise LedgerError(str(e)) from e
+    tracking = runner.ReviewDatabase(obj["review"]).tracking()
+    if rebuild and tracking is not None and tracking.cut is not None:
+        msg = (
+            f"{obj['review']} was written by 'replay --{tracking.cut}'; a rebuild "
+            "would replace that snapshot. Name another review database, or remove "
+            "the replay first"
+        )
+        raise LedgerError(msg)
     state = None
     try:
         if rebuild:
@@ -425,7 +434,14 @@ def replay_command(
     else:
         assert as_of is not None
         cut = runner.as_of(as_of.date())
+    replaced = out.exists()
     reached = runner.build(ledger, out, include_notes, cut=cut)
+    if replaced:
+        click.echo(f"note: the earlier review database at {out} was replaced", err=True)
+    if reached == 0:
+        click.echo(
+            "note: no event falls inside that cut; the replay is empty", err=True
+        )
     click.echo(f"replayed review database written to {out} (last position {reached})")
 
 
@@ -619,9 +635,48 @@ ACCOUNTS_OPTION = click.option(
 )
 
 
+PORT = click.IntRange(1, 65535)
+
+
+def review_to_serve(obj: dict) -> Path:
+    """The review database, checked as other commands check the paths they use."""
+    review: Path = obj["review"]
+    ledger = obj["ledger"]
+    swapped = "did you swap --ledger and --review?"
+    if (
+        isinstance(ledger, Path)
+        and review.exists()
+        and ledger.exists()
+        and os.path.samefile(review, ledger)
+    ):
+        msg = f"{review} is the ledger itself, not a review database; {swapped}"
+        raise LedgerError(msg)
+    kind = paths.kind_of(review)
+    if kind == "missing":
+        raise LedgerError(f"no review database at {review}; run 'cma-ledger project'")
+    if kind == "ledger":
+        raise LedgerError(f"{review} is a ledger, not a review database; {swapped}")
+    if kind != "review":
+        raise LedgerError(
+            f"{review} is not a cma-ledger review database; give the one "
+            "'cma-ledger project' writes with --review"
+        )
+    return review
+
+
+def listening(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything says it is serving."""
+    from datasette_plugins.serve import ServeError, listen
+
+    try:
+        return listen(host, port)
+    except ServeError as e:
+        raise LedgerError(str(e)) from e
+
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--port", default=8001, show_default=True, type=PORT)
 @ACCOUNTS_OPTION
 @click.option(
     "--snapshot",
@@ -647,11 +702,13 @@ def serve_command(
     from datasette_plugins import accounts as accounts_file
     from datasette_plugins.serve import ServeError, serve
 
-    review: Path = obj["review"]
-    if not review.exists():
-        raise LedgerError(f"no review database at {review}; run 'cma-ledger project'")
+    review = review_to_serve(obj)
     accounts = accounts_path(obj, accounts)
-    if not accounts_file.load(accounts):
+    try:
+        found = accounts_file.load(accounts)
+    except accounts_file.AccountError as e:
+        raise LedgerError(str(e)) from e
+    if not found:
         raise LedgerError(
             f"no accounts in {accounts}: the review site shows case records to "
             "signed-in accounts only; add one with "
@@ -663,12 +720,13 @@ def serve_command(
         "frozen" if snapshot else "live" if live else "snapshot"
     )
     how = {"frozen": "a frozen snapshot of ", "live": "", "snapshot": "snapshots of "}
+    sock = listening(host, port)
     click.echo(
         f"serving {how[mode]}{review} read-only at "
         f"http://{host}:{port}/ to signed-in accounts of {accounts} (Ctrl-C stops)"
     )
     try:
-        serve(review, host, port, accounts=accounts, mode=mode)
+        serve(review, host, port, accounts=accounts, mode=mode, sock=sock)
     except ServeError as e:
         raise LedgerError(str(e)) from e
 
@@ -702,6 +760,8 @@ def user_add_command(
 
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
+    elif not sys.stdin.isatty():
+        raise LedgerError("no terminal to ask for the password; use --password-stdin")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     path = accounts_path(obj, accounts)
@@ -735,7 +795,18 @@ def user_list_command(obj: dict, accounts: Path | None) -> None:
     """List the accounts and their roles (never their hashes)."""
     from datasette_plugins import accounts as accounts_file
 
-    for account in accounts_file.load(accounts_path(obj, accounts)).values():
+    path = accounts_path(obj, accounts)
+    try:
+        found = accounts_file.load(path)
+    except accounts_file.AccountError as e:
+        raise LedgerError(str(e)) from e
+    if not found:
+        click.echo(
+            f"no accounts in {path}; add one with "
+            "'cma-ledger user add NAME --role auditor'",
+            err=True,
+        )
+    for account in found.values():
         click.echo(f"{account.name}\t{account.role}")
 
 
@@ -770,7 +841,7 @@ def generate_command(persons: int, days: int, seed: int, out) -> None:
 @click.option("--days", type=click.IntRange(min=1), default=120, show_default=True)
 @click.option("--seed", type=int, default=1, show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8001, show_default=True, type=int)
+@click.option("--port", default=8001, show_default=True, type=PORT)
 @click.option("--no-serve", is_flag=True, help="Stop after projecting.")
 @click.pass_context
 def demo_command(
@@ -786,23 +857,37 @@ def demo_command(
     """Generate a synthetic county, import it, project it and serve it."""
     folder.mkdir(parents=True, exist_ok=True)
     feed_path = folder / "county.jsonl"
+    settings = folder / "demo.json"
+    wanted = {"persons": persons, "days": days, "seed": seed}
+    if settings.exists() and json.loads(settings.read_text()) != wanted:
+        held = json.loads(settings.read_text())
+        msg = (
+            f"{folder} holds another demo ({held}); give another --dir, or remove "
+            f"{folder} to start afresh"
+        )
+        raise LedgerError(msg)
+    if not settings.exists() and (folder / "ledger.db").exists():
+        msg = f"{folder} holds a ledger that no demo wrote; give another --dir"
+        raise LedgerError(msg)
+    settings.write_text(json.dumps(wanted))
     ctx.obj = {
         **(ctx.obj or {}),
         "ledger": folder / "ledger.db",
         "review": folder / "review.db",
     }
+    sock = None if no_serve else listening(host, port)
     with open(feed_path, "wb") as out:
         ctx.invoke(generate_command, persons=persons, days=days, seed=seed, out=out)
     with open(feed_path, "rb") as source:
         ctx.invoke(import_command, file=source, include_notes=None, max_errors=50)
-    if not no_serve:
+    if sock is not None:
         from datasette_plugins.serve import serve
 
         click.echo(
             f"serving SYNTHETIC {ctx.obj['review']} without sign-in at "
             f"http://{host}:{port}/ (Ctrl-C stops)"
         )
-        serve(ctx.obj["review"], host, port, synthetic=True)
+        serve(ctx.obj["review"], host, port, synthetic=True, sock=sock)
 
 
 if __name__ == "__main__":

@@ -106,7 +106,7 @@ def _pattern(alias: object) -> str:
     return repr(alias.__metadata__[0].pattern)  # type: ignore[attr-defined]
 
 
-_MONEY = 'money as a decimal string of dollars such as "5.12" (at most 4 decimals)'
+_MONEY = 'money as a decimal string of dollars such as "5.12" (at most 10 decimals)'
 _FIELD_FORMS = {
     _pattern(r.Id): "an id of 1 to 64 characters from A-Z a-z 0-9 . _ : -",
     _pattern(r.Money): _MONEY,

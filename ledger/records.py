@@ -16,7 +16,7 @@ import msgspec
 Id = Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z0-9._:-]{1,64}$")]
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
 Text = Annotated[str, msgspec.Meta(max_length=4000)]
-Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,7}(\.[0-9]{1,4})?$")]
+Money = Annotated[str, msgspec.Meta(pattern=r"^[0-9]{1,7}(\.[0-9]{1,10})?$")]
 Months = Annotated[int, msgspec.Meta(ge=0, le=1200)]
 Minutes = Annotated[int, msgspec.Meta(ge=1, le=1440)]
 ClaimUnits = Annotated[int, msgspec.Meta(ge=1, le=9999)]

@@ -130,6 +130,9 @@ def inclusion_proof(
     hashes = _verified_hashes(source)
     tree = merkle.MerkleTree(hashes)
     size = tree.size if size is None else size
+    if not 1 <= position <= size:
+        msg = f"position {position} is not in a history of {size} events"
+        raise ValueError(msg)
     path = tree.inclusion_proof(position - 1, size)
     proof: dict[str, object] = {
         "size": size,

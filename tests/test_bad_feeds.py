@@ -105,7 +105,11 @@ CASES = [
     Bad("an id over 64 characters", completion(task_id="t" * 65), names=("task_id",)),
     Bad("an empty id", completion(task_id=""), names=("task_id",)),
     Bad("a float as money", agreement(rate=5.12), names=("rate", "sa-9")),
-    Bad("money with five decimals", agreement(rate="5.12345"), names=("rate", "sa-9")),
+    Bad(
+        "money with eleven decimals",
+        agreement(rate="5.12345678901"),
+        names=("rate", "sa-9"),
+    ),
     Bad("negative money", agreement(rate="-5.00"), names=("rate", "sa-9")),
     Bad("negative authorized units", agreement(units=-1), names=("units", "sa-9")),
     Bad("lower-case modifiers", agreement(modifiers=["tf", "uc"]), names=("sa-9",)),

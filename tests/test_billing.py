@@ -106,6 +106,7 @@ def test_only_the_newest_completion_documents_the_work(workspace: Workspace) -> 
         ("0.0049", 1, 0),
         ("5.12", 2, 1024),
         ("10", 3, 3000),
+        ("5.12345", 2, 1025),
     ],
 )
 def test_the_amount_is_units_times_the_rate_rounded_half_up_to_cents(

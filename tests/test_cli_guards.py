@@ -196,3 +196,67 @@ def test_a_replay_past_the_end_says_where_the_ledger_ends(county):
         str(county.folder / "all.db"),
     )
     assert code == 0 and f"ends at position {county.event_count()}" in out
+
+
+def test_a_rebuild_does_not_replace_a_replay(county):
+    replay = county.folder / "then.db"
+    code, _ = run(
+        *county.options(), "replay", "--until-position", "3", "--out", str(replay)
+    )
+    assert code == 0
+    before = digest(replay)
+    code, out = run(
+        "--ledger", str(county.ledger), "--review", str(replay), "project", "--rebuild"
+    )
+    assert code != 0 and "replay --" in out
+    assert digest(replay) == before
+
+
+def test_a_replay_before_the_first_event_says_it_is_empty(county):
+    code, out = run(
+        *county.options(),
+        "replay",
+        "--known-at",
+        "2000-01-01T00:00Z",
+        "--out",
+        str(county.folder / "empty.db"),
+    )
+    assert code == 0 and "the replay is empty" in out
+
+
+def test_a_proof_for_a_position_outside_the_ledger_names_the_position(county):
+    code, out = run("--ledger", str(county.ledger), "prove", "999999")
+    assert code != 0 and "position 999999 is not in a history of" in out
+
+
+def test_a_demo_folder_holding_another_demo_is_refused(tmp_path):
+    folder = tmp_path / "demo"
+    first = [
+        "demo",
+        "--dir",
+        str(folder),
+        "--persons",
+        "5",
+        "--days",
+        "10",
+        "--no-serve",
+    ]
+    code, _ = run(*first)
+    assert code == 0
+    before = digest(folder / "ledger.db")
+    code, out = run(
+        "demo",
+        "--dir",
+        str(folder),
+        "--persons",
+        "5",
+        "--days",
+        "10",
+        "--seed",
+        "2",
+        "--no-serve",
+    )
+    assert code != 0 and "holds another demo" in out
+    assert digest(folder / "ledger.db") == before
+    code, out = run(*first)
+    assert code == 0 and "0 records appended" in out

@@ -30,14 +30,16 @@ from click.testing import CliRunner
 from datasette.utils.asgi import Request
 
 from datasette_plugins import accounts as accounts_file
-from datasette_plugins import paging
+from datasette_plugins import cells, paging
 from datasette_plugins.metadata import A_PAGE, DASHBOARDS, PAGE_ROWS, QUERIES, TABLES
 from datasette_plugins.paging import PAGED_QUERIES
 from datasette_plugins.serve import (
     ServeError,
     SnapshotWatcher,
     make_datasette,
+    remove_stale_snapshots,
     snapshot,
+    snapshot_folder,
     take_snapshot,
 )
 from ledger.cli import main
@@ -120,12 +122,14 @@ class Site:
         self.ds = make_datasette(
             review, accounts=accounts, synthetic=synthetic, **kwargs
         )
+        self.accounts = accounts
         asyncio.run(self.ds.invoke_startup())
 
     def cookies(self, who: str | None) -> dict | None:
+        """The cookie the sign-in form gives `who`, as their account is now."""
         if who is None:
             return None
-        actor = {"id": who, "role": ROLES[who]}
+        actor = accounts_file.load(self.accounts)[who].actor if self.accounts else {}
         return {"ds_actor": self.ds.sign({"a": actor}, "actor")}
 
     def get(self, path: str, who: str | None = None, **kwargs):
@@ -303,23 +307,92 @@ def test_a_forged_actor_cookie_is_refused(site):
     assert response.status_code == 401
 
 
-def test_a_removed_account_is_refused_on_its_next_request(county):
-    accounts = county["folder"] / "short-lived.json"
-    accounts.write_bytes(county["accounts"].read_bytes())
+def test_a_malformed_basic_header_gets_a_401_challenge_not_an_error(site):
+    for token in ("!!!notbase64", "//46eA==", "", "Zm9v"):
+        response = site.get(
+            "/review/findings.json", headers={"authorization": f"Basic {token}"}
+        )
+        assert response.status_code == 401, token
+        assert response.headers["www-authenticate"].startswith("Basic "), token
+    form = site.get("/-/login", headers={"authorization": "Basic //46eA=="})
+    assert form.status_code == 200
+
+
+def test_a_non_ascii_password_works_over_basic_and_the_form(county):
+    accounts = county["folder"] / "non-ascii.json"
+    password = "pässwörd-ünïcode-€"
+    accounts_file.add(accounts, "zoe", "reviewer", password)
     temporary = Site(county["review"], accounts)
-    assert temporary.get("/review/findings", who="rex").status_code == 200
+    page = temporary.get("/review/findings.json", headers=basic("zoe", password))
+    assert page.status_code == 200
+    assert sign_in(temporary, "zoe", password).status_code == 302
+
+
+def same_accounts(county, name: str) -> tuple[Path, Site]:
+    """A copy of the accounts file, and a site that reads it while it changes."""
+    accounts = county["folder"] / name
+    accounts.write_bytes(county["accounts"].read_bytes())
+    return accounts, Site(county["review"], accounts)
+
+
+def get_with(site: Site, path: str, cookies: dict | None = None, **kwargs):
+    return asyncio.run(site.ds.client.get(path, cookies=cookies, **kwargs))
+
+
+def test_a_removed_account_is_refused_on_its_next_request(county):
+    accounts, temporary = same_accounts(county, "short-lived.json")
+    cookie = temporary.cookies("rex")
+    assert get_with(temporary, "/review/findings", cookie).status_code == 200
 
     accounts_file.remove(accounts, "rex")
-    assert temporary.get("/review/findings", who="rex").status_code == 401
+    assert get_with(temporary, "/review/findings", cookie).status_code == 401
+    basic_rex = basic("rex", PASSWORDS["rex"])
+    assert temporary.get("/review/findings", headers=basic_rex).status_code == 401
     assert temporary.get("/review/findings", who="ann").status_code == 200
 
 
-def test_a_changed_role_takes_effect_at_once(county):
-    accounts = county["folder"] / "promoted.json"
-    accounts.write_bytes(county["accounts"].read_bytes())
-    temporary = Site(county["review"], accounts)
-    accounts_file.add(accounts, "rex", "auditor", "a-new-password-1")
-    assert temporary.get("/review/findings", who="rex").status_code == 401
+def test_a_new_password_works_at_once_and_ends_the_old_sign_ins(county):
+    accounts, temporary = same_accounts(county, "new-password.json")
+    cookie = temporary.cookies("rex")
+    old, new = basic("rex", PASSWORDS["rex"]), basic("rex", "a-new-password-1")
+    assert temporary.get("/review/findings.json", headers=old).status_code == 200
+
+    accounts_file.add(accounts, "rex", "reviewer", "a-new-password-1")
+    assert temporary.get("/review/findings.json", headers=old).status_code == 401
+    assert temporary.get("/review/findings.json", headers=new).status_code == 200
+    assert get_with(temporary, "/review/findings", cookie).status_code == 401
+    assert sign_in(temporary, "rex", PASSWORDS["rex"]).status_code == 200
+    assert sign_in(temporary, "rex", "a-new-password-1").status_code == 302
+
+
+def test_a_changed_role_takes_effect_on_the_next_request(county):
+    accounts, temporary = same_accounts(county, "demoted.json")
+    cookie = temporary.cookies("ann")
+    sql = "/review.json?sql=select+1"
+    assert get_with(temporary, sql, cookie).status_code == 200
+
+    accounts_file.add(accounts, "ann", "reviewer", PASSWORDS["ann"])
+    assert get_with(temporary, "/review/findings", cookie).status_code == 200
+    assert get_with(temporary, sql, cookie).status_code == 403
+    ann = basic("ann", PASSWORDS["ann"])
+    assert temporary.get("/review/findings.json", headers=ann).status_code == 200
+    assert temporary.get(sql, headers=ann).status_code == 403
+
+
+def test_an_account_added_while_serving_signs_in_at_once(county):
+    accounts, temporary = same_accounts(county, "grown.json")
+    accounts_file.add(accounts, "sam", "reviewer", "sams-password-1")
+    sam = basic("sam", "sams-password-1")
+    assert temporary.get("/review/findings.json", headers=sam).status_code == 200
+
+
+def test_an_accounts_file_spoiled_while_serving_admits_nobody(county):
+    accounts, temporary = same_accounts(county, "spoiled.json")
+    cookie = temporary.cookies("ann")
+    accounts.write_text("{broken")
+    assert get_with(temporary, "/review/findings", cookie).status_code == 401
+    ann = basic("ann", PASSWORDS["ann"])
+    assert temporary.get("/review/findings.json", headers=ann).status_code == 401
 
 
 def test_no_page_shows_a_password_hash(site, sample):
@@ -380,6 +453,22 @@ def test_reviewers_never_see_note_text(notes_site):
         response = notes_site.get(path, who="rex")
         assert response.status_code == 200, path
         assert NOTE_MARK not in response.text, path
+
+
+def test_only_auditors_are_shown_links_to_the_charts(site):
+    assert 'href="/-/dashboards"' in site.get("/review/findings", who="ann").text
+    assert "/-/dashboards" not in site.get("/review/findings", who="rex").text
+
+
+def test_positions_are_plain_numbers_for_those_who_may_not_open_events(
+    notes_site, sample
+):
+    claim = "/-/cma/claim/" + sample["cut_claim"]
+    for path in (claim, "/review/findings", "/review/billable_days"):
+        assert "/review/events" in notes_site.get(path, who="ann").text, path
+        page = notes_site.get(path, who="rex")
+        assert page.status_code == 200, path
+        assert "/review/events" not in page.text, path
 
 
 def test_the_charts_are_for_auditors(site):
@@ -719,6 +808,24 @@ def test_amounts_are_shown_in_dollars(site):
     assert re.search(r"\$\d+\.\d\d", page.text)
 
 
+def test_rates_are_shown_exactly_as_stored(site):
+    day = site.rows("SELECT claim_id FROM billable_days WHERE rate = '9.665'")[0]
+    for path in (
+        "/review/billable_days?rate=9.665",
+        "/review/service_agreements?rate=9.665",
+        f"/-/cma/claim/{day['claim_id']}",
+    ):
+        page = site.get(path, who="rex")
+        assert "$9.665" in page.text, path
+        assert "$9.66<" not in page.text, path
+        shown = re.findall(r'class="col-rate[^"]*">([^<]*)<', page.text)
+        assert set(shown) <= {"$9.665"}, path
+    assert cells.dollars("8.0125") == "$8.0125"
+    assert cells.dollars("9.5") == "$9.50"
+    assert cells.dollars("1234") == "$1,234.00"
+    assert cells.dollars_from_cents(96650) == "$966.50"
+
+
 def test_billable_days_and_findings_link_to_their_events_and_explanations(site):
     for table in ("billable_days", "findings"):
         page = site.get(f"/review/{table}", who="rex")
@@ -956,6 +1063,145 @@ def test_serve_refuses_to_start_without_an_account(county):
     )
     assert result.exit_code != 0
     assert "user add" in result.output
+
+
+def invoke(*args: str, input: str | None = None):
+    return CliRunner().invoke(main, list(args), input=input)
+
+
+def serve_args(county, *more: str) -> list[str]:
+    return [
+        "--ledger",
+        str(county["ledger"]),
+        "--review",
+        str(county["review"]),
+        "serve",
+        "--accounts",
+        str(county["accounts"]),
+        *more,
+    ]
+
+
+def test_serve_and_demo_refuse_a_port_out_of_range():
+    for port in ("99999", "0", "-1"):
+        for command in (["serve"], ["demo", "--no-serve"]):
+            result = invoke(*command, "--port", port)
+            assert result.exit_code == 2, (command, port)
+            assert "1<=x<=65535" in result.output, (command, port)
+
+
+def test_serve_says_a_port_in_use_is_in_use_before_announcing_anything(county):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result = invoke(*serve_args(county, "--port", port))
+    assert result.exit_code == 1
+    assert f"port {port} on 127.0.0.1 is in use; choose another with --port" in (
+        result.output
+    )
+    assert "serving" not in result.output
+
+
+def test_serve_says_a_host_cannot_be_found(county):
+    result = invoke(*serve_args(county, "--host", "no-such-host.invalid"))
+    assert result.exit_code == 1
+    assert "cannot find the host 'no-such-host.invalid'" in result.output
+    assert "serving" not in result.output
+
+
+def test_serve_refuses_a_ledger_given_as_the_review_database(county):
+    ledger = str(county["ledger"])
+    for review in (ledger, str(county["folder"] / "notes-ledger.db")):
+        result = invoke("--ledger", ledger, "--review", review, "serve")
+        assert result.exit_code == 1
+        assert "not a review database; did you swap --ledger and --review?" in (
+            result.output
+        )
+    result = invoke("--ledger", ledger, "--review", ledger, "serve")
+    assert "is the ledger itself" in result.output
+
+
+def test_serve_names_a_spoiled_accounts_file_and_how_to_mend_it(county):
+    spoiled = county["folder"] / "spoiled-at-start.json"
+    spoiled.write_text("{broken")
+    result = invoke(*serve_args(county)[:-1], str(spoiled))
+    assert result.exit_code == 1
+    assert str(spoiled) in result.output
+    assert "restore it" in result.output and "user add" in result.output
+    assert "unexpected failure" not in result.output
+
+    listed = invoke(
+        "--ledger", str(county["ledger"]), "user", "list", "--accounts", str(spoiled)
+    )
+    assert listed.exit_code == 1 and str(spoiled) in listed.output
+
+
+def test_serve_refuses_an_account_of_unknown_role(county):
+    odd = county["folder"] / "odd-role.json"
+    data = json.loads(county["accounts"].read_text())
+    data["accounts"]["rex"]["role"] = "admin"
+    odd.write_text(json.dumps(data))
+    result = invoke(*serve_args(county)[:-1], str(odd))
+    assert result.exit_code == 1
+    assert "'rex'" in result.output and "'admin'" in result.output
+    assert "auditor, reviewer" in result.output
+    with pytest.raises(ServeError, match="unknown role"):
+        make_datasette(county["review"], accounts=odd)
+
+
+def test_serve_removes_the_snapshots_of_killed_servers(tmp_path):
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    stale = tmp_path / f"cma-snapshot-{gone.pid}-abc"
+    running = tmp_path / f"cma-snapshot-{os.getpid()}-def"
+    for folder in (stale, running):
+        folder.mkdir()
+        (folder / "review-1.db").write_bytes(b"case records")
+    assert remove_stale_snapshots(tmp_path) == [stale]
+    assert not stale.exists() and running.exists()
+
+
+def test_snapshot_folders_are_private_and_named_for_their_process():
+    with snapshot_folder() as folder:
+        assert Path(folder).stat().st_mode & 0o777 == 0o700
+        assert Path(folder).name.startswith(f"cma-snapshot-{os.getpid()}-")
+
+
+def test_user_add_without_a_terminal_says_to_use_password_stdin(county):
+    result = invoke(
+        "--ledger", str(county["ledger"]), "user", "add", "sam", "--role", "auditor"
+    )
+    assert result.exit_code == 1
+    assert "no terminal to ask for the password; use --password-stdin" in (
+        result.output
+    )
+    assert "Aborted" not in result.output
+
+
+def test_user_list_says_when_there_are_no_accounts(county):
+    empty = county["folder"] / "no-accounts.json"
+    result = invoke(
+        "--ledger", str(county["ledger"]), "user", "list", "--accounts", str(empty)
+    )
+    assert result.exit_code == 0
+    assert f"no accounts in {empty}; add one with" in result.output
+
+
+def test_user_add_names_the_letters_an_account_name_may_use(county):
+    result = invoke(
+        "--ledger",
+        str(county["ledger"]),
+        "user",
+        "add",
+        "zoë",
+        "--role",
+        "auditor",
+        "--password-stdin",
+        input="long-enough-pw\n",
+    )
+    assert result.exit_code == 1
+    assert "ASCII letters" in result.output
 
 
 def test_user_add_keeps_only_a_hash_readable_by_its_owner(county):
