@@ -1,9 +1,10 @@
 """The review site in a real browser: sign in, open a timeline, follow a finding.
 
 Runs `cma-ledger serve` in a subprocess on a free localhost port and drives
-Debian's Chromium through Playwright. The screenshots it takes are the ones
-docs/auditor-guide.md shows. Skipped, with the reason, when Chromium or the
-playwright package is not installed (see the guide for the install lines).
+Debian's Chromium through Playwright. Its screenshots are the ones
+docs/auditor-guide.md shows, when refreshed with CMA_SCREENSHOTS. Skipped, with
+the reason, when Chromium or the playwright package is not installed (see the
+guide for the install lines).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -34,7 +36,12 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
+# Screenshots go to a scratch folder; to refresh the ones docs/ shows, run
+# `CMA_SCREENSHOTS=docs/screenshots pytest tests/test_browser.py`.
+SCREENSHOTS = Path(
+    os.environ.get("CMA_SCREENSHOTS")
+    or Path(tempfile.gettempdir()) / f"cma-screenshots-{os.getpid()}"
+)
 AUDITOR, PASSWORD = "ann", "auditor-password-1"
 
 sync_api = pytest.importorskip(
