@@ -11,10 +11,10 @@ own verifier.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import zip_longest
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 from uuid import UUID
 
 GENESIS = bytes(32)
@@ -61,6 +61,34 @@ def entry_bytes(
 
 def next_hash(previous: bytes, entry: bytes) -> bytes:
     return hashlib.sha256(previous + entry).digest()
+
+
+class Stored(Protocol):
+    """What a recorder inserts: eventsourcing's StoredEvent has these fields."""
+
+    @property
+    def originator_id(self) -> UUID | str: ...
+    @property
+    def originator_version(self) -> int: ...
+    @property
+    def topic(self) -> str: ...
+    @property
+    def state(self) -> bytes: ...
+
+
+def appended_rows(
+    positions: Sequence[int], stored_events: Sequence[Stored]
+) -> Iterator[StoredRow]:
+    """The rows a recorder just inserted, at the positions it gave them."""
+    for position, stored in zip(positions, stored_events, strict=True):
+        stream_id = stored.originator_id
+        yield StoredRow(
+            position,
+            stream_id if isinstance(stream_id, UUID) else UUID(stream_id),
+            stored.originator_version,
+            stored.topic,
+            stored.state,
+        )
 
 
 def extend(previous: bytes, rows: Iterable[StoredRow]) -> list[tuple[int, bytes]]:

@@ -179,14 +179,17 @@ def main(
     ctx.obj = {"ledger": ledger_path, "review": review_path, "key_file": key_file}
 
 
-@main.command("import")
-@click.argument("file", type=click.File("rb"))
-@click.option(
+include_notes_option = click.option(
     "--include-notes",
     is_flag=True,
     default=None,
     help="Copy confidential task notes into the review database.",
 )
+
+
+@main.command("import")
+@click.argument("file", type=click.File("rb"))
+@include_notes_option
 @click.option(
     "--max-errors",
     default=50,
@@ -268,12 +271,7 @@ def import_command(
 
 @main.command("project")
 @click.option("--rebuild", is_flag=True, help="Build the review database from scratch.")
-@click.option(
-    "--include-notes",
-    is_flag=True,
-    default=None,
-    help="Copy confidential task notes into the review database.",
-)
+@include_notes_option
 @click.option(
     "--follow",
     is_flag=True,

@@ -7,7 +7,6 @@ the stored bytes, the chain and every verifier are the same on both backends.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -122,16 +121,7 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
         positions: Sequence[int],
         stored_events: Sequence[StoredEvent],
     ) -> None:
-        rows = (
-            chain.StoredRow(
-                position,
-                _as_uuid(stored.originator_id),
-                stored.originator_version,
-                stored.topic,
-                stored.state,
-            )
-            for position, stored in zip(positions, stored_events, strict=True)
-        )
+        rows = chain.appended_rows(positions, stored_events)
         links = chain.extend(self._chain_tail(curs, positions[0]), rows)
         curs.executemany(
             SQL("INSERT INTO {} (position, chain_hash) VALUES (%s, %s)").format(
@@ -258,12 +248,6 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 def _quoted(name: str) -> str:
     """An identifier quoted for use inside a string literal (pg_get_serial_sequence)."""
     return '"' + name.replace('"', '""') + '"'
-
-
-def _as_uuid(originator_id: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(originator_id, uuid.UUID):
-        return originator_id
-    return uuid.UUID(originator_id)
 
 
 def open_history(location: PostgresLocation) -> ChainedPostgresRecorder:

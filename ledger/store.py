@@ -130,16 +130,7 @@ class ChainedRecorder(SQLiteApplicationRecorder):
         positions = super()._insert_events(c, stored_events, **kwargs)
         if not positions:
             return positions
-        rows = (
-            chain.StoredRow(
-                position,
-                _as_uuid(stored.originator_id),
-                stored.originator_version,
-                stored.topic,
-                stored.state,
-            )
-            for position, stored in zip(positions, stored_events, strict=True)
-        )
+        rows = chain.appended_rows(positions, stored_events)
         links = chain.extend(self._chain_tail(c, positions[0]), rows)
         c.executemany(f"INSERT INTO {self.chain_table} VALUES (?, ?)", links)
         return positions
@@ -232,12 +223,6 @@ class ChainedRecorder(SQLiteApplicationRecorder):
                 list(values.items()),
             )
         return self.read_meta()
-
-
-def _as_uuid(originator_id: uuid.UUID | str) -> uuid.UUID:
-    if isinstance(originator_id, uuid.UUID):
-        return originator_id
-    return uuid.UUID(originator_id)
 
 
 def _rows(cursor: SQLiteCursor) -> Iterator[tuple[Any, ...]]:
