@@ -18,10 +18,6 @@ from ledger.state import State
 Check = Callable[[r.Record, State], "str | None"]
 
 
-def _no_objection(record: r.Record, state: State) -> str | None:
-    return None
-
-
 # DUPLICATE-ID: an agency, staff, task, agreement or claim id registered twice.
 
 
@@ -338,11 +334,6 @@ def _ends_before_start(what: str, start: dt.date, end: dt.date) -> str | None:
 
 @singledispatch
 def lifecycle(record: r.Record, state: State) -> str | None:
-    return None
-
-
-@lifecycle.register
-def _(record: r.AideRegistered, state: State) -> str | None:
     return None
 
 
