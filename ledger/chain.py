@@ -91,6 +91,23 @@ def appended_rows(
         )
 
 
+def link_before(first: int, found: bytes | None) -> bytes:
+    """The chain hash that events appended from position `first` extend.
+
+    A missing link before them means the history was damaged: appending on top
+    would hide where, so it is refused.
+    """
+    if first == 1:
+        return GENESIS
+    if found is None:
+        msg = (
+            f"the chain has no hash for position {first - 1}, so nothing can "
+            "be appended; run 'cma-ledger verify' to find the damage"
+        )
+        raise ChainError(msg)
+    return found
+
+
 def extend(previous: bytes, rows: Iterable[StoredRow]) -> list[tuple[int, bytes]]:
     """The (position, chain hash) links for rows appended after `previous`."""
     links = []

@@ -132,20 +132,12 @@ class ChainedPostgresRecorder(PostgresApplicationRecorder):
 
     def _chain_tail(self, curs: Cursor[DictRow], first: int) -> bytes:
         """The link the new events extend: that of the position just before them."""
-        if first == 1:
-            return chain.GENESIS
         curs.execute(
             SQL("SELECT chain_hash FROM {} WHERE position = %s").format(self._chain),
             (first - 1,),
         )
         row = curs.fetchone()
-        if row is None:
-            msg = (
-                f"the chain has no hash for position {first - 1}, so nothing can "
-                "be appended; run 'cma-ledger verify' to find the damage"
-            )
-            raise chain.ChainError(msg)
-        return bytes(row["chain_hash"])
+        return chain.link_before(first, bytes(row["chain_hash"]) if row else None)
 
     # What the ledger, the projections and the verifiers read.
 

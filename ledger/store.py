@@ -137,20 +137,12 @@ class ChainedRecorder(SQLiteApplicationRecorder):
 
     def _chain_tail(self, c: SQLiteCursor, first: int) -> bytes:
         """The link the new events extend: that of the position just before them."""
-        if first == 1:
-            return chain.GENESIS
         c.execute(
             f"SELECT chain_hash FROM {self.chain_table} WHERE position = ?",
             (first - 1,),
         )
         row = c.fetchone()
-        if row is None:
-            msg = (
-                f"the chain has no hash for position {first - 1}, so nothing can "
-                "be appended; run 'cma-ledger verify' to find the damage"
-            )
-            raise chain.ChainError(msg)
-        return bytes(row[0])
+        return chain.link_before(first, bytes(row[0]) if row else None)
 
     @contextmanager
     def stored_history(
